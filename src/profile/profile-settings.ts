@@ -1,0 +1,75 @@
+import {UsageError} from '../errors.js'
+
+/**
+ * What a profile says, as written: in a repository's `.secure.toml`, or under
+ * `[directories."~/path"]` in the user's config. Validated strictly so a typo is an error, not a
+ * silently ignored setting.
+ */
+export interface ProfileSettings {
+  /** Variable name → value as written: a secret reference or a template containing references. */
+  secrets: ReadonlyMap<string, string>
+  /** `op run --env-file` files, relative to the profile's directory; a later file wins. */
+  envFiles: readonly string[]
+  /** Program name → the secrets it gets. `"*"` is every program not listed. Absent: all get all. */
+  commands: ReadonlyMap<string, readonly string[]> | undefined
+  /** Mask secret values in the child's output (default true). */
+  mask: boolean | undefined
+  /** Let the child use the SSH agent (default false: `SSH_AUTH_SOCK` is scrubbed). */
+  sshAgent: boolean | undefined
+}
+
+const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent'])
+
+/** Reads profile settings from parsed TOML; `where` names the file (and table) in errors. */
+export function readProfileSettings(data: Record<string, unknown>, where: string): ProfileSettings {
+  const fail = (problem: string) =>
+    new UsageError(`${where}: ${problem}`, {code: 'PROFILE_INVALID', hint: 'fix the profile (secure init writes a commented example)'})
+
+  for (const key of Object.keys(data)) {
+    if (!KNOWN_KEYS.has(key)) throw fail(`unknown setting "${key}" (expected one of ${[...KNOWN_KEYS].join(', ')})`)
+  }
+
+  const secrets = new Map<string, string>()
+  const secretsTable = data.secrets ?? {}
+  if (!isTable(secretsTable)) throw fail('[secrets] must be a table of NAME = "op://vault/item/field"')
+  for (const [name, value] of Object.entries(secretsTable)) {
+    if (typeof value !== 'string') throw fail(`secrets.${name} must be a string such as "op://vault/item/field"`)
+    secrets.set(name, value)
+  }
+
+  const envFiles = data.env_files ?? []
+  if (!isStringArray(envFiles)) throw fail('env_files must be a list of file names')
+
+  let commands: Map<string, readonly string[]> | undefined
+  if (data.commands !== undefined) {
+    if (!isTable(data.commands)) throw fail('[commands] must be a table of [commands.PROGRAM] tables')
+    commands = new Map()
+    for (const [program, rule] of Object.entries(data.commands)) {
+      if (!isTable(rule) || !isStringArray(rule.secrets) || Object.keys(rule).some((key) => key !== 'secrets')) {
+        throw fail(`[commands.${program}] must have exactly secrets = ["NAME", …]`)
+      }
+      commands.set(program, rule.secrets)
+    }
+  }
+
+  for (const key of ['mask', 'ssh_agent'] as const) {
+    if (data[key] !== undefined && typeof data[key] !== 'boolean') throw fail(`${key} must be true or false`)
+  }
+
+  return {
+    secrets,
+    envFiles,
+    commands,
+    mask: data.mask as boolean | undefined,
+    sshAgent: data.ssh_agent as boolean | undefined,
+  }
+}
+
+/** True for a TOML table (a plain object). */
+export function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
+}

@@ -1,0 +1,89 @@
+import {readFile} from 'node:fs/promises'
+import {isAbsolute, resolve} from 'node:path'
+import {parse as parseToml} from 'smol-toml'
+
+import {UsageError} from '../errors.js'
+import {expandHome} from '../paths.js'
+import {type ProfileSettings, isTable, readProfileSettings} from './profile-settings.js'
+
+/** How `secure` reaches 1Password. */
+export interface OnePasswordSettings {
+  /** `sdk`: the 1Password SDK, built in. `op`: the 1Password CLI, for users who already have it. */
+  provider: 'sdk' | 'op'
+  /** `service-account`: OP_SERVICE_ACCOUNT_TOKEN. `desktop`: the 1Password app (biometric unlock). */
+  auth: 'service-account' | 'desktop'
+  /** The account name shown in the 1Password app (desktop auth), or `op --account`. */
+  account: string | undefined
+  /** The `op` executable (default: `op` on PATH). */
+  opPath: string | undefined
+}
+
+/** The user's own config file: trusted, unlike a repository's profile. */
+export interface UserConfig {
+  onePassword: OnePasswordSettings
+  /** The item-per-directory convention: items titled `~/path` in this vault hold a directory's secrets. */
+  directoryItems: {vault: string} | undefined
+  /** Profiles for directories the user does not want to touch, deepest match wins. */
+  directories: ReadonlyArray<{directory: string; settings: ProfileSettings}>
+}
+
+const DEFAULT_ONE_PASSWORD: OnePasswordSettings = {provider: 'sdk', auth: 'service-account', account: undefined, opPath: undefined}
+
+/** Reads the user's config; a missing file is the default config. */
+export async function readUserConfig(file: string, home: string): Promise<UserConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: []}
+    throw error
+  }
+  const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix the config file (see the README, "Configuration")'})
+  let data: Record<string, unknown>
+  try {
+    data = parseToml(text)
+  } catch (error) {
+    throw fail(`not valid TOML: ${firstLine(error)}`)
+  }
+  for (const key of Object.keys(data)) {
+    if (!['onepassword', 'directory_items', 'directories'].includes(key)) throw fail(`unknown section "${key}"`)
+  }
+
+  const onePassword = {...DEFAULT_ONE_PASSWORD}
+  if (data.onepassword !== undefined) {
+    const section = data.onepassword
+    if (!isTable(section)) throw fail('[onepassword] must be a table')
+    for (const [key, value] of Object.entries(section)) {
+      if (key === 'provider' && (value === 'sdk' || value === 'op')) onePassword.provider = value
+      else if (key === 'auth' && (value === 'service-account' || value === 'desktop')) onePassword.auth = value
+      else if (key === 'account' && typeof value === 'string') onePassword.account = value
+      else if (key === 'op_path' && typeof value === 'string') onePassword.opPath = expandHome(value, home)
+      else throw fail(`onepassword.${key} is not a known setting or has a wrong value (provider = "sdk"|"op", auth = "service-account"|"desktop", account, op_path)`)
+    }
+  }
+
+  let directoryItems: UserConfig['directoryItems']
+  if (data.directory_items !== undefined) {
+    const section = data.directory_items
+    if (!isTable(section) || typeof section.vault !== 'string' || Object.keys(section).length !== 1) {
+      throw fail('[directory_items] must have exactly vault = "Vault name"')
+    }
+    directoryItems = {vault: section.vault}
+  }
+
+  const directories: Array<{directory: string; settings: ProfileSettings}> = []
+  if (data.directories !== undefined) {
+    if (!isTable(data.directories)) throw fail('[directories."~/path"] entries must be tables')
+    for (const [path, entry] of Object.entries(data.directories)) {
+      const directory = expandHome(path, home)
+      if (!isAbsolute(directory)) throw fail(`directories."${path}" must be an absolute path or start with ~/`)
+      if (!isTable(entry)) throw fail(`[directories."${path}"] must be a table`)
+      directories.push({directory: resolve(directory), settings: readProfileSettings(entry, `${file} [directories."${path}"]`)})
+    }
+  }
+  return {onePassword, directoryItems, directories}
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0]!
+}
