@@ -8,5 +8,14 @@ if (major < 22) {
 // Caches compiled bytecode of secure and its dependencies on disk: every start pays less.
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
-const {execute} = await import('@oclif/core/execute')
-await execute({dir: import.meta.url})
+const [{run}, {flush}] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush')])
+try {
+  await run(process.argv.slice(2), import.meta.url)
+  await flush()
+} catch (error) {
+  // Commands print their own errors (src/base-command.ts); what reaches here is oclif's own, such as
+  // an unknown command. Said the same way: one line, a hint, exit 2.
+  if (error?.oclif?.exit === 0) process.exit(0)
+  process.stderr.write(`secure: error: ${String(error?.message ?? error).split('\n')[0]}\nhint: see secure --help\n`)
+  process.exitCode = error?.oclif?.exit ?? 2
+}

@@ -1,0 +1,69 @@
+import * as Flags from '@oclif/core/flags'
+
+import {SecureCommand} from '../base-command.js'
+import {UsageError} from '../errors.js'
+
+export default class Exec extends SecureCommand {
+  static override summary = 'Run one command with the secrets of this directory\'s profile.'
+  static override description = `Resolves the 1Password secret references the profile gives this command, puts them in the
+command's environment only (never argv, never a file), masks them in its output, and removes
+ambient credentials (GITHUB_TOKEN, AWS_*, OP_*, …) from what it inherits. The exit code is the
+command's.`
+
+  static override examples = [
+    '<%= config.bin %> exec -- npm publish',
+    '<%= config.bin %> exec --only TWINE_PASSWORD -- twine upload dist/*',
+    '<%= config.bin %> exec --env-file .env.1password -- ./deploy.sh',
+  ]
+
+  static override strict = false
+  static override usage = 'exec [FLAGS] -- COMMAND [ARGS...]'
+
+  static override flags = {
+    only: Flags.string({description: 'Give the command only this secret (repeatable).', multiple: true, default: []}),
+    mask: Flags.boolean({description: 'Mask secret values in the output; --no-mask gives the command the real terminal.', allowNo: true}),
+    'env-file': Flags.string({description: 'Also read an `op run` env file (repeatable; a later file wins).', multiple: true, default: []}),
+    'ssh-agent': Flags.boolean({description: 'Let the command use your SSH agent (SSH_AUTH_SOCK is removed by default).', allowNo: true}),
+    quiet: Flags.boolean({char: 'q', description: 'Do not print which secrets were given.'}),
+  }
+
+  async run(): Promise<void> {
+    // Everything after the first `--` is the command, untouched: oclif's own parsing would read a
+    // later `--flag` or `--` as its own (`secure exec -- env --only X` must run `env --only X`).
+    // (A copy: parse() replaces this.argv with what it parsed.)
+    const given = [...this.argv]
+    const separator = given.indexOf('--')
+    const {flags, argv} = await this.parse(Exec, separator >= 0 ? given.slice(0, separator) : given)
+    const [command, ...args] = [...(argv as string[]), ...(separator >= 0 ? given.slice(separator + 1) : [])]
+    if (!command) {
+      throw new UsageError('no command given', {code: 'NO_COMMAND', hint: 'put the command after --, as in: secure exec -- npm publish'})
+    }
+    const [{runExec}, {createSecretProvider, referenceDialectOf}] = await Promise.all([import('../exec/run-exec.js'), import('../secrets/create-provider.js')])
+    const {resolve} = await import('node:path')
+    const exitCode = await runExec(
+      {
+        cwd: process.cwd(),
+        command,
+        args,
+        only: flags.only,
+        mask: flags.mask,
+        envFiles: flags['env-file'].map((file) => resolve(file)),
+        sshAgent: flags['ssh-agent'],
+        quiet: flags.quiet,
+      },
+      {
+        environment: this.environment,
+        paths: this.paths,
+        createProvider: createSecretProvider,
+        referenceDialect: referenceDialectOf,
+        audit: this.auditIdentity,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        interactive: Boolean(process.stdin.isTTY),
+        signals: process,
+        notice: (line) => this.output.notice(line),
+      },
+    )
+    this.setExitCode(exitCode)
+  }
+}
