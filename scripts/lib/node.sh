@@ -30,3 +30,10 @@ ensure_node() {
   rm -rf "$work"
   export PATH="$secure_root/.tools/node/bin:$PATH"
 }
+
+# Installs the locked dependencies, only when the lock file changed since the last install.
+ensure_dependencies() {
+  if [ ! -f "$secure_root/node_modules/.package-lock.json" ] || [ "$secure_root/package-lock.json" -nt "$secure_root/node_modules/.package-lock.json" ]; then
+    (cd "$secure_root" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
