@@ -66,8 +66,11 @@ export async function runChild(options: RunChildOptions): Promise<ChildOutcome> 
   for (const signal of FORWARDED_SIGNALS) options.signals.on(signal, forward)
 
   try {
+    // execa's pipes are socket pairs: closing our end would hand the child ECONNRESET, not the
+    // SIGPIPE it gets when its reader goes away without secure in between (`secure exec -- yes | head`).
+    const readerGone = () => subprocess.kill('SIGPIPE')
     const copies = masking
-      ? [copyMasked(subprocess.stdout!, options.stdout, options.maskValues), copyMasked(subprocess.stderr!, options.stderr, options.maskValues)]
+      ? [copyMasked(subprocess.stdout!, options.stdout, options.maskValues, readerGone), copyMasked(subprocess.stderr!, options.stderr, options.maskValues, readerGone)]
       : []
     const [result] = await Promise.all([subprocess, ...copies])
     if (result.code === 'ENOENT') {
@@ -91,12 +94,10 @@ export async function runChild(options: RunChildOptions): Promise<ChildOutcome> 
   }
 }
 
-async function copyMasked(source: NodeJS.ReadableStream, destination: Writable, values: readonly string[]): Promise<void> {
+async function copyMasked(source: NodeJS.ReadableStream, destination: Writable, values: readonly string[], readerGone: () => void): Promise<void> {
   try {
     await pipeline(source, createMaskingTransform(values), destination, {end: false})
   } catch {
-    // The reader went away (`secure exec … | head`): stop reading, so the child sees a closed pipe
-    // as it would without `secure` in between.
-    ;(source as NodeJS.ReadableStream & {destroy?: () => void}).destroy?.()
+    readerGone()
   }
 }

@@ -140,7 +140,9 @@ function describeSource(profile: Profile, home: string): string {
 }
 
 function summarise(profile: Profile, names: readonly string[], scrubbed: readonly string[], command: string, home: string): string {
-  const removed = scrubbed.length > 0 ? `; removed ambient ${scrubbed.join(', ')}` : ''
+  // Names only, and not too many of them: the full list is in `secure status`.
+  const listed = scrubbed.length > 6 ? [...scrubbed.slice(0, 5), `${scrubbed.length - 5} more`] : scrubbed
+  const removed = scrubbed.length > 0 ? `; removed ambient ${listed.join(', ')}` : ''
   if (profile.source.kind === 'none') return `secure: no profile here: running ${command} with no secrets${removed}`
   const given = names.length > 0 ? `${names.join(', ')} for ${command}` : `no secrets for ${command}`
   return `secure: ${given} from ${describeSource(profile, home)}${removed}`

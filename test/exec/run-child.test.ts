@@ -99,3 +99,22 @@ describe('runChild', () => {
     expect(output.stdout + output.stderr).not.toContain(secret)
   })
 })
+
+describe('runChild when the reader of its output goes away', () => {
+  it('ends the child with SIGPIPE, as a shell pipeline would (`secure exec -- yes | head -1`)', async () => {
+    const stdout = new PassThrough()
+    stdout.once('data', () => stdout.destroy(Object.assign(new Error('write EPIPE'), {code: 'EPIPE'})))
+    const outcome = await runChild({
+      command: 'yes',
+      args: [],
+      cwd: process.cwd(),
+      environment: {PATH: process.env.PATH!},
+      maskValues: ['a-value-that-is-never-printed'],
+      stdout,
+      stderr: new PassThrough(),
+      interactive: false,
+      signals: new EventEmitter(),
+    })
+    expect(outcome).toEqual({exitCode: 141, signal: 'SIGPIPE'})
+  })
+})
