@@ -8,10 +8,9 @@ if (major < 22) {
 // Caches compiled bytecode of secure and its dependencies on disk: every start pays less.
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
-const [{run}, {flush}] = await Promise.all([import('@oclif/core/run'), import('@oclif/core/flush')])
+const {run} = await import('../dist/run.js')
 try {
   await run(process.argv.slice(2), import.meta.url)
-  await flush()
 } catch (error) {
   // Commands print their own errors (src/base-command.ts); what reaches here is oclif's own, such as
   // an unknown command. Said the same way: one line, a hint, exit 2.
@@ -19,3 +18,7 @@ try {
   process.stderr.write(`secure: error: ${String(error?.message ?? error).split('\n')[0]}\nhint: see secure --help\n`)
   process.exitCode = error?.oclif?.exit ?? 2
 }
+// Nothing of secure's should keep the process alive once the command is done, but a request the
+// 1Password SDK cannot cancel (after a timeout) can: end the process then, whatever is left open.
+// (Unref'd: an ordinary run ends before it fires. Pending output is still written first.)
+setTimeout(() => process.exit(), 1000).unref()

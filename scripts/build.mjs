@@ -1,0 +1,36 @@
+// Bundles src/ into dist/ with esbuild: loading one file per command (plus shared chunks) instead
+// of a few hundred modules from node_modules is most of secure's start-up time.
+import {readdir, rm} from 'node:fs/promises'
+import {join, relative} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {build} from 'esbuild'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** Every .ts file under `directory`, recursively. */
+async function sourcesUnder(directory) {
+  const entries = await readdir(directory, {recursive: true, withFileTypes: true})
+  return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.ts')).map((entry) => join(entry.parentPath, entry.name))
+}
+
+await rm(join(root, 'dist'), {recursive: true, force: true})
+await build({
+  absWorkingDir: root,
+  // oclif finds each command at dist/commands/<id>.js (package.json "oclif.commands"), so every
+  // command is an entry point of its own, kept at its place in the tree.
+  entryPoints: [join(root, 'src', 'run.ts'), ...(await sourcesUnder(join(root, 'src', 'commands')))].map((file) => relative(root, file)),
+  outbase: 'src',
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  // Shared code (oclif's core above all) lands in chunks loaded once; dynamic imports stay lazy.
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  // The SDK loads its WebAssembly from beside its own files: it must stay in node_modules.
+  external: ['@1password/sdk'],
+  // Bundled CommonJS (oclif, proper-lockfile) calls require(); an ES module has none of its own.
+  banner: {js: "import {createRequire as __secureCreateRequire} from 'node:module'; const require = __secureCreateRequire(import.meta.url);"},
+  logLevel: 'warning',
+})
