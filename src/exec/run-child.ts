@@ -95,9 +95,15 @@ export async function runChild(options: RunChildOptions): Promise<ChildOutcome> 
 }
 
 async function copyMasked(source: NodeJS.ReadableStream, destination: Writable, values: readonly string[], readerGone: () => void): Promise<void> {
+  // Registered before pipeline() registers its own: the child must get SIGPIPE before pipeline()
+  // closes its socket, or it would see ECONNRESET first.
+  const onError = () => readerGone()
+  destination.once('error', onError)
   try {
     await pipeline(source, createMaskingTransform(values), destination, {end: false})
   } catch {
-    readerGone()
+    // The reader went away; readerGone has ended the child.
+  } finally {
+    destination.off('error', onError)
   }
 }

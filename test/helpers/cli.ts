@@ -1,4 +1,4 @@
-import {mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -54,7 +54,8 @@ export async function findFilesContaining(directories: readonly string[], value:
   const needle = Buffer.from(value)
   const visit = async (path: string): Promise<void> => {
     if (exclude.some((excluded) => path.startsWith(excluded))) return
-    const info = await stat(path).catch(() => undefined)
+    // lstat: a link is not followed, so a node_modules link elsewhere in /tmp is not searched.
+    const info = await lstat(path).catch(() => undefined)
     if (!info) return
     if (info.isDirectory()) {
       for (const entry of await readdir(path).catch(() => [])) await visit(join(path, entry))
