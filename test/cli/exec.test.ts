@@ -7,6 +7,7 @@ import {describe, expect, it} from 'vitest'
 
 import {findFilesContaining, givenCliWorkspace, startCli, tmpdir} from '../helpers/cli.js'
 
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url))
 const showEnv = fileURLToPath(new URL('../fixtures/bin/show-env.js', import.meta.url))
 const waitForSignal = fileURLToPath(new URL('../fixtures/bin/wait-for-signal.js', import.meta.url))
 // The values the op double serves for these references (test/fixtures/op-vault.json).
@@ -49,8 +50,9 @@ describe('secure exec, end to end through the op CLI provider', () => {
     const calls = await workspace.op.calls()
     expect(calls.map((argv) => argv[0])).toEqual(['inject'])
     expect(JSON.stringify(calls)).not.toContain(NPM_TOKEN)
-    // And no file in the home, the state dirs or the temp dir holds the secret (the double's own vault aside)
-    const leaks = await findFilesContaining([workspace.root, tmpdir()], NPM_TOKEN, startedAt, [dirname(workspace.op.callsFile)])
+    // And no file in the home, the state dirs or the temp dir holds the secret
+    // (The double's own vault aside, and this checkout, whose test sources and caches hold the fake value.)
+    const leaks = await findFilesContaining([workspace.root, tmpdir()], NPM_TOKEN, startedAt, [dirname(workspace.op.callsFile), projectRoot])
     expect(leaks).toEqual([])
     expect(await readFile(join(workspace.home, '.local', 'state', 'secure', 'audit.jsonl'), 'utf8')).toContain('op://Private/npm/credential')
   })
