@@ -225,7 +225,19 @@ async function readSettingsSecrets(settings: ProfileSettings, options: ReadSecre
   for (const [name, written] of settings.secrets) {
     byName.set(name, {name, template: parseSecretTemplate(expandVariables(written, options.lookupVariable)), origin: options.label})
   }
-  return {secrets: [...byName.values()]}
+  const secrets = [...byName.values()]
+  // Checked here, not only when a command runs, so that `secure allow` refuses such a profile.
+  verifyNoForbiddenVariables(secrets)
+  for (const name of settings.secrets.keys()) {
+    if (byName.get(name)!.template.references.length === 0) {
+      // A value with no reference would be a secret (or a typo) written into the profile itself.
+      throw new UsageError(`${options.label}: secrets.${name} holds no op:// reference`, {
+        code: 'PROFILE_INVALID',
+        hint: 'a profile names where a secret is in 1Password (op://vault/item/field), never the secret itself',
+      })
+    }
+  }
+  return {secrets}
 }
 
 async function readEnvFileSecrets(

@@ -20,8 +20,10 @@ const UNENCLOSED = /(?<![A-Za-z0-9\-+\\.])op:\/\/[A-Za-z0-9\-_.?=/]+/g
 /** Splits a written value into literal text and references. */
 export function parseSecretTemplate(value: string): SecretTemplate {
   const trimmed = value.trim()
-  if (isSecretReference(trimmed) && !trimmed.includes('{{')) {
-    // The whole value is one reference; it may contain spaces (`op://My Vault/My Item/password`).
+  // The whole value is one reference; it may contain spaces (`op://My Vault/My Item/password`).
+  // A near miss (`OP://…`, `op:/…`) is taken as a reference too, so that checking it reports the
+  // typo instead of handing the command the text itself.
+  if ((isSecretReference(trimmed) || /^op:/i.test(trimmed)) && !trimmed.includes('{{')) {
     return {parts: [{reference: trimmed}], references: [trimmed]}
   }
   const parts: Array<{literal: string} | {reference: string}> = []

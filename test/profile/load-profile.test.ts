@@ -124,16 +124,21 @@ describe('loadProfile', () => {
   })
 
   it('refuses every variable that changes how programs load code, naming each', async () => {
-    const {options, writeProfile, allow} = await givenWorkspace()
-    await writeProfile('[secrets]\nNODE_OPTIONS = "--require ./evil.js"\nLD_PRELOAD = "op://a/b/c"\nOK = "op://a/b/c"\n')
-    await allow()
-    await expect(loadProfile(options())).rejects.toThrow(/NODE_OPTIONS changes which code.*LD_PRELOAD changes which code/)
+    const {writeProfile, allow} = await givenWorkspace()
+    await writeProfile('[secrets]\nNODE_OPTIONS = "--require {{ op://a/b/c }}"\nLD_PRELOAD = "op://a/b/c"\nOK = "op://a/b/c"\n')
+    await expect(allow()).rejects.toThrow(/NODE_OPTIONS changes which code.*LD_PRELOAD changes which code/)
   })
 
   it('rejects an unknown setting instead of ignoring it', async () => {
     const {writeProfile, allow} = await givenWorkspace()
     await writeProfile('[secret]\nNPM_TOKEN = "op://a/b/c"\n')
     await expect(allow()).rejects.toMatchObject({code: 'PROFILE_INVALID', message: expect.stringContaining('unknown setting "secret"')})
+  })
+
+  it('refuses a [secrets] value that holds no reference: it would be the secret itself, committed', async () => {
+    const {writeProfile, allow} = await givenWorkspace()
+    await writeProfile('[secrets]\nNPM_TOKEN = "npm_aPlaintextTokenInTheRepository"\n')
+    await expect(allow()).rejects.toMatchObject({code: 'PROFILE_INVALID', message: expect.stringContaining('secrets.NPM_TOKEN holds no op:// reference')})
   })
 
   it('expands $VAR in references from the environment', async () => {

@@ -24,3 +24,9 @@ describe('secret templates', () => {
     expect(renderSecretTemplate(template, new Map())).toBe('plain value')
   })
 })
+
+describe('near misses', () => {
+  it.each(['OP://Private/npm/token', 'op:/Private/npm/token', 'Op://Private/npm'])('takes %j as a reference, so that checking it reports the typo', (value) => {
+    expect(parseSecretTemplate(value).references).toEqual([value])
+  })
+})
