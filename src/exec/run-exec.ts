@@ -79,9 +79,11 @@ export async function runExec(options: ExecOptions, context: ExecContext): Promi
   const getProvider = () => (provider ??= context.createProvider(userConfig.onePassword, context.environment))
 
   let available: ProfileSecret[] = [...profile.secrets.values()]
+  let itemSecrets: ProfileSecret[] = []
   if (profile.source.kind === 'directory-item') {
     const item = await (await getProvider()).findItem(profile.source.vault, profile.source.titles)
-    available = [...(item ? secretsFromDirectoryItem(item) : []), ...available]
+    itemSecrets = item ? secretsFromDirectoryItem(item) : []
+    available = [...itemSecrets, ...available]
   }
   const names = selectSecretNames(profile, available.map((secret) => secret.name), options.command, options.only)
   const selected = available.filter((secret) => names.includes(secret.name))
@@ -101,6 +103,8 @@ export async function runExec(options: ExecOptions, context: ExecContext): Promi
     details: {profile: marker, command, secrets: [...values.keys()], references: [...new Set(references)]},
   })
 
+  // What came from 1Password is masked; a literal of an env file (APP_ENV=prod) is not a secret.
+  const fromOnePassword = selected.filter((secret) => secret.template.references.length > 0 || itemSecrets.includes(secret))
   const mask = options.mask ?? profile.mask
   try {
     const outcome = await runChild({
@@ -108,7 +112,7 @@ export async function runExec(options: ExecOptions, context: ExecContext): Promi
       args: options.args,
       cwd: options.cwd,
       environment,
-      maskValues: mask ? [...values.values()] : [],
+      maskValues: mask ? fromOnePassword.map((secret) => values.get(secret.name)!) : [],
       stdout: context.stdout,
       stderr: context.stderr,
       interactive: context.interactive,

@@ -164,6 +164,15 @@ describe('runExec', () => {
     expect(output.stdout).toContain(`API_KEY sha256=${sha256('item-api-key-value-2')}`)
   })
 
+  it('masks what came from 1Password, not the literal values of an env file', async () => {
+    const {output, context, options, repository, paths} = await givenRepository('env_files = ["app.env"]\n', {allow: false})
+    await writeFile(join(repository, 'app.env'), 'APP_ENV=production\nNPM_TOKEN=op://Private/npm/token\n')
+    await allowProfile(repository, repository, paths.trustDirectory, () => undefined)
+    await runExec(options({args: [showEnv, 'APP_ENV', 'NPM_TOKEN', '--print-values']}), context())
+    expect(output.stdout).toContain('VALUE APP_ENV=production')
+    expect(output.stdout).toContain(`VALUE NPM_TOKEN=${MASK_REPLACEMENT}`)
+  })
+
   it('returns the child\'s exit code', async () => {
     const {context, options} = await givenRepository(PROFILE)
     expect(await runExec(options({args: ['-e', 'process.exit(9)']}), context())).toBe(9)
