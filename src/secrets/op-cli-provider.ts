@@ -3,8 +3,8 @@ import {randomBytes} from 'node:crypto'
 import {execa} from 'execa'
 
 import {BugError, EnvironmentError} from '../errors.js'
-import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError} from './provider.js'
-import {findReferenceProblem} from './reference.js'
+import {capDetail, formatDuration, stripControlCharacters} from './message-text.js'
+import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError, verifyReferencesAreValid} from './provider.js'
 
 /** How to reach the 1Password CLI. */
 export interface OpCliProviderOptions {
@@ -27,8 +27,6 @@ export interface OpCliProviderOptions {
 const DEFAULT_TIMEOUT_MS = 60_000
 /** `op read` processes started at once while diagnosing a failed `op inject`. */
 const DIAGNOSTIC_CONCURRENCY = 8
-/** Longest excerpt of op's stderr put in a message. */
-const DETAIL_LIMIT = 200
 
 /**
  * A {@link SecretProvider} over the 1Password CLI. Every reference of a run is resolved by one
@@ -52,14 +50,7 @@ export class OpCliProvider implements SecretProvider {
 
   async resolveAll(references: readonly string[]): Promise<ReadonlyMap<string, string>> {
     const unique = [...new Set(references)]
-    // Checked before anything reaches op, which also guarantees that no reference can contain
-    // `}}`, a newline or anything else that would break out of its place in the template.
-    const invalid: ReferenceFailure[] = []
-    for (const reference of unique) {
-      const problem = findReferenceProblem(reference, 'op')
-      if (problem !== undefined) invalid.push({reference, reason: `invalid reference: ${problem}`})
-    }
-    if (invalid.length > 0) throw new SecretResolutionError(invalid)
+    verifyReferencesAreValid(unique, 'op')
     if (unique.length === 0) return new Map()
 
     const nonce = randomBytes(16).toString('hex')
@@ -195,7 +186,7 @@ export class OpCliProvider implements SecretProvider {
       return {exitCode: -1, stdout: '', stderr: stderr === '' ? detail : stderr, cause: new Error(detail)}
     }
     // The cause is printed with --debug: op's stderr only, never its stdout (values) or stdin (template).
-    const cause = result.exitCode === 0 ? undefined : new Error(`op ${subcommand} exited with code ${result.exitCode}: ${cleanText(stderr).slice(0, 2000)}`)
+    const cause = result.exitCode === 0 ? undefined : new Error(`op ${subcommand} exited with code ${result.exitCode}: ${stripControlCharacters(stderr).slice(0, 2000)}`)
     return {exitCode: result.exitCode, stdout, stderr, cause}
   }
 }
@@ -318,7 +309,7 @@ const ENVIRONMENT_FAILURES: ReadonlyArray<readonly [RegExp, (cause?: unknown) =>
  */
 export function classifyOpFailure(stderr: string): OpFailure {
   const detail = firstLine(stderr)
-  const neutral = cleanText(stderr)
+  const neutral = stripControlCharacters(stderr)
     .replaceAll(/could not get item [^\n]*?: /g, '')
     .replaceAll(/item '[^'\n]*'/g, 'item')
     // Quoted names only: the apostrophe of "isn't" or "You've" opens no quote.
@@ -332,22 +323,13 @@ export function classifyOpFailure(stderr: string): OpFailure {
   return {kind: 'unknown', detail}
 }
 
-/** Removes ANSI escapes and control characters other than newlines. */
-function cleanText(text: string): string {
-  return text
-    .replaceAll(/\u001B\[[0-?]*[ -/]*[@-~]|\u001B\][^\u0007\u001B]*(?:\u0007|\u001B\\)?|\u001B[@-_]/g, '')
-    .replaceAll(/\r\n?/g, '\n')
-    .replaceAll(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g, '')
-}
-
 /** op's first non-empty stderr line, without its `[ERROR] date time` prefix, capped for a one-line message. */
 function firstLine(stderr: string): string {
-  const line = cleanText(stderr)
+  const line = stripControlCharacters(stderr)
     .split('\n')
     .map((candidate) => candidate.replace(/^\[(?:ERROR|WARN|INFO)\]\s*(?:\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}\s*)?/, '').trim())
     .find((candidate) => candidate !== '')
-  if (line === undefined) return 'no error message'
-  return line.length > DETAIL_LIMIT ? `${line.slice(0, DETAIL_LIMIT - 1)}…` : line
+  return capDetail(line ?? '')
 }
 
 function opFailed(subcommand: string, detail: string, cause: unknown): EnvironmentError {
@@ -393,9 +375,6 @@ function fieldsOf(item: unknown): Array<{label: string; value: string}> {
   return fields
 }
 
-function formatDuration(milliseconds: number): string {
-  return milliseconds % 1000 === 0 ? `${milliseconds / 1000} s` : `${milliseconds} ms`
-}
 
 /** Runs `task` on every item, at most `limit` at a time, and waits for all of them. */
 async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {

@@ -1,4 +1,5 @@
 import {EnvironmentError} from '../errors.js'
+import {type ReferenceDialect, findReferenceProblem} from './reference.js'
 
 /**
  * The one seam between `secure` and 1Password. An implementation is created once per run and
@@ -74,4 +75,16 @@ export class FakeSecretProvider implements SecretProvider {
     }
     return undefined
   }
+}
+
+/**
+ * Checks references offline before a provider sends anything: every typo is named at once, and no
+ * reference can smuggle `}}` or a line break into an `op inject` template.
+ */
+export function verifyReferencesAreValid(references: readonly string[], dialect: ReferenceDialect): void {
+  const invalid = references.flatMap((reference) => {
+    const problem = findReferenceProblem(reference, dialect)
+    return problem === undefined ? [] : [{reference, reason: `invalid reference: ${problem}`}]
+  })
+  if (invalid.length > 0) throw new SecretResolutionError(invalid)
 }

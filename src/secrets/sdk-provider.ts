@@ -3,8 +3,8 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {EnvironmentError, SecureError} from '../errors.js'
-import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError} from './provider.js'
-import {findReferenceProblem} from './reference.js'
+import {capDetail, formatDuration, stripControlCharacters} from './message-text.js'
+import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError, verifyReferencesAreValid} from './provider.js'
 
 /**
  * How the SDK authenticates. `token` and `account` come from the environment and the user's config;
@@ -81,8 +81,6 @@ export interface SdkProviderOptions {
 
 const INTEGRATION_NAME = 'secure'
 const DEFAULT_TIMEOUT_MS = 30_000
-/** Longest excerpt of an SDK message put in a one-line error. */
-const DETAIL_LIMIT = 200
 
 /**
  * The places the SDK looks for the desktop app's native library (`libop_sdk_ipc_client`), the same
@@ -164,14 +162,7 @@ export class SdkProvider implements SecretProvider {
 
   async resolveAll(references: readonly string[]): Promise<ReadonlyMap<string, string>> {
     const unique = [...new Set(references)]
-    // Offline first (reference.ts knows the SDK's grammar): every typo is named, and nothing is
-    // loaded or sent for a run that cannot succeed.
-    const invalid: ReferenceFailure[] = []
-    for (const reference of unique) {
-      const problem = findReferenceProblem(reference, 'sdk')
-      if (problem !== undefined) invalid.push({reference, reason: `invalid reference: ${problem}`})
-    }
-    if (invalid.length > 0) throw new SecretResolutionError(invalid)
+    verifyReferencesAreValid(unique, 'sdk')
     if (unique.length === 0) return new Map()
 
     const response = await this.withClient((client) => client.secrets.resolveAll(unique))
@@ -447,13 +438,7 @@ function redact(text: string, secrets: readonly string[]): string {
 
 /** One line without control characters, capped for a message. */
 function oneLine(text: string): string {
-  const line = text
-    .replaceAll(/\u001B\[[0-?]*[ -/]*[@-~]/g, '')
-    .replaceAll(/[\u0000-\u001F\u007F-\u009F]+/g, ' ')
-    .replaceAll(/\s+/g, ' ')
-    .trim()
-  if (line === '') return 'no error message'
-  return line.length > DETAIL_LIMIT ? `${line.slice(0, DETAIL_LIMIT - 1)}…` : line
+  return capDetail(stripControlCharacters(text).replaceAll(/\s+/g, ' ').trim())
 }
 
 /** The most specific part of a core message ("a: b: c" → "c"), without "please create another token". */
@@ -466,6 +451,3 @@ function lastClause(detail: string): string {
   return clause === '' ? detail : clause
 }
 
-function formatDuration(milliseconds: number): string {
-  return milliseconds % 1000 === 0 ? `${milliseconds / 1000} s` : `${milliseconds} ms`
-}
