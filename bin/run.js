@@ -8,7 +8,11 @@ if (major < 22) {
 // Caches compiled bytecode of secure and its dependencies on disk: every start pays less.
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
-const {run} = await import('../dist/run.js')
+const {run} = await import('../dist/run.js').catch((error) => {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+  process.stderr.write('secure: error: secure is not built in this checkout\nhint: run scripts/setup\n')
+  process.exit(1)
+})
 try {
   await run(process.argv.slice(2), import.meta.url)
 } catch (error) {
