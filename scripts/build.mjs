@@ -29,8 +29,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node22',
-  // The SDK loads its WebAssembly from beside its own files: it must stay in node_modules.
-  external: ['@1password/sdk'],
+  // The SDK loads its WebAssembly from beside its own files, and dockerode's ssh2 has native
+  // addons: both stay in node_modules (and both are imported only by the commands that need them).
+  external: ['@1password/sdk', 'dockerode'],
   // Bundled CommonJS (oclif, proper-lockfile) calls require(); an ES module has none of its own.
   banner: {js: "import {createRequire as __secureCreateRequire} from 'node:module'; const require = __secureCreateRequire(import.meta.url);"},
   logLevel: 'warning',

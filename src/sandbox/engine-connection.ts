@@ -1,0 +1,88 @@
+import {readFile} from 'node:fs/promises'
+import type Dockerode from 'dockerode'
+
+import {EnvironmentError} from '../errors.js'
+import {type EngineCandidate, type EngineEndpoint, describeEndpoint} from './engine-candidates.js'
+import {type EngineFacts, type EngineInfoSource, detectEngineFacts} from './engine-facts.js'
+
+/** An engine that answered, with what it is. */
+export interface ConnectedEngine {
+  candidate: EngineCandidate
+  facts: EngineFacts
+  docker: Dockerode
+}
+
+/**
+ * Connects to the first candidate that answers. An engine the user chose (flag, profile,
+ * DOCKER_HOST, Docker context) that does not answer is an error: `secure` never swaps in another
+ * engine, with other isolation, behind the user's back.
+ */
+export async function connectToEngine(candidates: readonly EngineCandidate[], options: {timeoutMs?: number} = {}): Promise<ConnectedEngine> {
+  const tried: string[] = []
+  // dockerode is loaded only by commands that use an engine (it costs ~250 ms to load).
+  const {default: Docker} = await import('dockerode')
+  for (const candidate of candidates) {
+    const where = `${candidate.source}: ${describeEndpoint(candidate.endpoint)}`
+    const docker = new Docker(await dockerodeOptions(candidate.endpoint, options.timeoutMs ?? 10_000))
+    try {
+      await docker.ping()
+      return {candidate, facts: await detectEngineFacts(engineInfoSource(docker)), docker}
+    } catch (error) {
+      if (candidate.explicit) {
+        throw new EnvironmentError(`the container engine at ${where} does not answer (${reasonOf(error)})`, {
+          code: 'ENGINE_UNREACHABLE',
+          hint: 'start it, or choose another with --engine; secure sandbox doctor explains how to get rootless Podman',
+          cause: error,
+        })
+      }
+      tried.push(`${where} (${reasonOf(error)})`)
+    }
+  }
+  throw new EnvironmentError(tried.length > 0 ? `no container engine answers: tried ${tried.join('; ')}` : 'no container engine found', {
+    code: 'ENGINE_MISSING',
+    hint: 'start rootless Podman (podman system service) or Docker, or name one with --engine; secure sandbox doctor explains how',
+  })
+}
+
+async function dockerodeOptions(endpoint: EngineEndpoint, timeout: number): Promise<Dockerode.DockerOptions> {
+  switch (endpoint.protocol) {
+    case 'unix':
+      return {socketPath: endpoint.socketPath, timeout}
+    case 'tcp': {
+      if (!endpoint.tls) return {protocol: 'http', host: endpoint.host, port: endpoint.port, timeout}
+      const [ca, cert, key] = await Promise.all([endpoint.tls.ca, endpoint.tls.cert, endpoint.tls.key].map((file) => readTlsFile(file)))
+      return {protocol: 'https', host: endpoint.host, port: endpoint.port, ca, cert, key, timeout}
+    }
+    case 'ssh':
+      return {protocol: 'ssh', host: endpoint.host, port: endpoint.port, username: endpoint.username, timeout}
+  }
+}
+
+async function readTlsFile(file: string): Promise<Buffer> {
+  return readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new EnvironmentError(`cannot read the engine's TLS file ${file}: ${error.code ?? error.message}`, {
+      code: 'ENGINE_TLS_MISSING',
+      hint: 'set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem',
+    })
+  })
+}
+
+/** dockerode as the calls detection needs; Podman's libpod endpoint goes through the same connection. */
+function engineInfoSource(docker: Dockerode): EngineInfoSource {
+  return {
+    version: () => docker.version() as ReturnType<EngineInfoSource['version']>,
+    info: () => docker.info() as ReturnType<EngineInfoSource['info']>,
+    libpodInfo: () =>
+      new Promise((resolve, reject) => {
+        // Any /vX.Y.Z/ prefix is accepted; v4.0.0 is the oldest libpod API with the fields used.
+        docker.modem.dial({path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: {200: true}, options: {}}, (error, data) =>
+          error ? reject(error) : resolve(data as Awaited<ReturnType<EngineInfoSource['libpodInfo']>>),
+        )
+      }),
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const {code, message} = error as {code?: string; message?: string}
+  return code ?? String(message ?? error).split('\n')[0]!
+}

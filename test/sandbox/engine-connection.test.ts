@@ -1,0 +1,39 @@
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {connectToEngine} from '../../src/sandbox/engine-connection.js'
+import {type EngineCandidate} from '../../src/sandbox/engine-candidates.js'
+import {givenPodmanLikeEngine} from '../helpers/fake-engine.js'
+import {makeTempDir} from '../helpers/temp-dir.js'
+
+const unix = (socketPath: string, source: string, explicit: boolean): EngineCandidate => ({endpoint: {protocol: 'unix', socketPath}, source, explicit})
+
+describe('connectToEngine', () => {
+  it('connects through dockerode and finds out what the engine is', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenPodmanLikeEngine(directory)
+    const engine = await connectToEngine([unix(socketPath, 'rootless Podman', false)])
+    expect(engine.candidate.source).toBe('rootless Podman')
+    expect(engine.facts).toEqual({kind: 'podman', version: '4.3.1', rootless: true, limitsEnforced: true, limitsProblem: undefined, storageDriver: 'overlay'})
+  })
+
+  it('passes over a discovered socket that does not answer', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenPodmanLikeEngine(directory)
+    const engine = await connectToEngine([unix(join(directory, 'stale.sock'), 'rootless Docker', false), unix(socketPath, 'rootful Podman', false)])
+    expect(engine.candidate.source).toBe('rootful Podman')
+  })
+
+  it('never falls back from an engine the user chose', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenPodmanLikeEngine(directory)
+    await expect(connectToEngine([unix(join(directory, 'gone.sock'), 'DOCKER_HOST', true), unix(socketPath, 'rootless Podman', false)])).rejects.toMatchObject({
+      code: 'ENGINE_UNREACHABLE',
+      message: `the container engine at DOCKER_HOST: unix://${join(directory, 'gone.sock')} does not answer (ENOENT)`,
+    })
+  })
+
+  it('says in one line that no engine was found, and what to do', async () => {
+    await expect(connectToEngine([])).rejects.toMatchObject({code: 'ENGINE_MISSING', message: 'no container engine found', hint: expect.stringContaining('rootless Podman')})
+  })
+})
