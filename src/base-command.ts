@@ -35,6 +35,25 @@ export abstract class SecureCommand extends Command {
     await appendAuditRecord({...this.auditIdentity, logPath: this.paths.auditLog}, {event, cwd: process.cwd(), details: {file, fingerprint: fingerprint ?? null}})
   }
 
+  /**
+   * Splits this command's argv at the first `--`: `own` is for this.parse(), `after` is the command
+   * to run, untouched (oclif's parser would read a later `--flag` or `--` in it as its own:
+   * `secure exec -- env --only X` must run `env --only X`).
+   */
+  protected splitAtSeparator(): {own: string[]; after: string[]} {
+    const separator = this.argv.indexOf('--')
+    return separator >= 0 ? {own: this.argv.slice(0, separator), after: this.argv.slice(separator + 1)} : {own: [...this.argv], after: []}
+  }
+
+  /** The command to run: positional arguments before `--`, then everything after it. */
+  protected commandLineFrom(positional: unknown[], after: readonly string[]): [string, ...string[]] {
+    const commandLine = [...(positional as string[]), ...after]
+    if (commandLine.length === 0) {
+      throw new UsageError('no command given', {code: 'NO_COMMAND', hint: `put the command after --, as in: secure ${this.id} -- npm test`})
+    }
+    return commandLine as [string, ...string[]]
+  }
+
   protected setExitCode(code: number): void {
     process.exitCode = code
   }

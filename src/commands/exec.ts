@@ -1,7 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
 import {SecureCommand} from '../base-command.js'
-import {UsageError} from '../errors.js'
 
 export default class Exec extends SecureCommand {
   static override summary = 'Run one command with the secrets of this directory\'s profile.'
@@ -28,16 +27,9 @@ command's.`
   }
 
   async run(): Promise<void> {
-    // Everything after the first `--` is the command, untouched: oclif's own parsing would read a
-    // later `--flag` or `--` as its own (`secure exec -- env --only X` must run `env --only X`).
-    // (A copy: parse() replaces this.argv with what it parsed.)
-    const given = [...this.argv]
-    const separator = given.indexOf('--')
-    const {flags, argv} = await this.parse(Exec, separator >= 0 ? given.slice(0, separator) : given)
-    const [command, ...args] = [...(argv as string[]), ...(separator >= 0 ? given.slice(separator + 1) : [])]
-    if (!command) {
-      throw new UsageError('no command given', {code: 'NO_COMMAND', hint: 'put the command after --, as in: secure exec -- npm publish'})
-    }
+    const {own, after} = this.splitAtSeparator()
+    const {flags, argv} = await this.parse(Exec, own)
+    const [command, ...args] = this.commandLineFrom(argv, after)
     const [{runExec}, {createSecretProvider, referenceDialectOf}] = await Promise.all([import('../exec/run-exec.js'), import('../secrets/create-provider.js')])
     const {resolve} = await import('node:path')
     const exitCode = await runExec(
