@@ -84,6 +84,8 @@ export function buildContainerSpec(spec: SandboxSpec, facts: Pick<EngineFacts, '
       NetworkMode: spec.network ? 'bridge' : 'none',
       IpcMode: 'private',
       Init: spec.init,
+      // The engine removes the container when it stops, so even a killed `secure` leaves none behind.
+      AutoRemove: true,
       ...(podman ? {UsernsMode: 'keep-id'} : {}),
     },
   }

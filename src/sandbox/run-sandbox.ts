@@ -82,14 +82,18 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     }
     const finished = new Promise<void>((resolve) => stream.once('end', resolve).once('close', resolve))
     for (const signal of FORWARDED_SIGNALS) context.signals.on(signal, forward)
+    // Waiting before starting: with AutoRemove, a fast command's container may be gone by the time a
+    // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
+    const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number}>
     await container.start()
     context.stdin.pipe(stream)
-    const {StatusCode} = (await container.wait()) as {StatusCode: number}
+    const {StatusCode} = await exited
     await finished
     return StatusCode < 0 ? 125 : StatusCode
   } finally {
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
     context.stdin.unpipe()
+    // Already gone when it exited (AutoRemove); this is for the paths out before that.
     await container.remove({force: true}).catch(() => {})
   }
 }

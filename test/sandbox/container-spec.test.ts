@@ -31,6 +31,7 @@ describe('buildContainerSpec (shared/reference/sandbox.md §1 and its traps)', (
         Memory: 2 * 1024 ** 3,
         MemorySwap: 2 * 1024 ** 3,
         NanoCpus: 2e9,
+        AutoRemove: true,
         Mounts: [{Type: 'bind', Source: '/home/me/src/untrusted', Target: '/src', ReadOnly: true}],
       })
       // An empty list would remove Docker's default /proc and /sys masks (trap 4).

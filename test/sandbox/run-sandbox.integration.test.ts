@@ -1,9 +1,11 @@
 import {execFileSync} from 'node:child_process'
+import {once} from 'node:events'
 import {chmod, readdir, readFile, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {givenCliWorkspace} from '../helpers/cli.js'
+import {cliEntry, givenCliWorkspace} from '../helpers/cli.js'
 
 /**
  * The engines this machine has: rootful Docker, and rootless Podman served for another user (the
@@ -98,6 +100,22 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     const hostname = result.stdout.split('\n').at(-1)!
     const list = execFileSync('curl', ['-sf', '--unix-socket', url.replace('unix://', ''), 'http://d/containers/json?all=1'], {encoding: 'utf8'})
     expect(list).not.toContain(hostname.slice(0, 12))
+  })
+
+  it('leaves no container behind even when secure itself is killed', async () => {
+    const workspace = await givenUntrustedRepository()
+    const running = execa(process.execPath, [cliEntry, 'run', '--engine', url, '--image', IMAGE, '--', 'sh', '-c', 'hostname; sleep 1'], {
+      cwd: workspace.repository,
+      env: workspace.environment,
+      extendEnv: false,
+      reject: false,
+    })
+    const [hostname] = (await once(running.stdout!, 'data')) as [Buffer]
+    running.kill('SIGKILL')
+    await running
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    const list = execFileSync('curl', ['-sf', '--unix-socket', url.replace('unix://', ''), 'http://d/containers/json?all=1'], {encoding: 'utf8'})
+    expect(list).not.toContain(hostname.toString().trim().slice(0, 12))
   })
 
   it('holds the command to the pids limit when the engine enforces limits, and says so when it does not', async () => {
