@@ -84,8 +84,11 @@ export function buildContainerSpec(spec: SandboxSpec, facts: Pick<EngineFacts, '
       NetworkMode: spec.network ? 'bridge' : 'none',
       IpcMode: 'private',
       Init: spec.init,
-      // The engine removes the container when it stops, so even a killed `secure` leaves none behind.
-      AutoRemove: true,
+      // Docker removes the container when it stops, so even a killed `secure` leaves none behind.
+      // Not on Podman 4.3: there, wait() then sometimes reports exit code 0 for a command that
+      // failed (measured here) — a failing suite must never look green. Podman's containers are
+      // removed by secure itself, and stale ones by the next run (run-sandbox.ts).
+      AutoRemove: !podman,
       ...(podman ? {UsernsMode: 'keep-id'} : {}),
     },
   }

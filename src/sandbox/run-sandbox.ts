@@ -57,6 +57,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     })
   }
   await verifyImageExists(engine.docker, options.image)
+  await removeStaleContainers(engine.docker)
 
   const spec: SandboxSpec = {
     image: options.image,
@@ -84,12 +85,18 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     for (const signal of FORWARDED_SIGNALS) context.signals.on(signal, forward)
     // Waiting before starting: with AutoRemove, a fast command's container may be gone by the time a
     // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
-    const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number}>
+    const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
     await container.start()
     context.stdin.pipe(stream)
-    const {StatusCode} = await exited
+    const {StatusCode, Error: waitError} = await exited
     await finished
-    return StatusCode < 0 ? 125 : StatusCode
+    if (waitError || StatusCode < 0) {
+      throw new EnvironmentError(`the container engine lost track of the command's exit (${waitError?.Message ?? `status ${StatusCode}`})`, {
+        code: 'ENGINE_WAIT_FAILED',
+        hint: 'run it again; the command\'s result is unknown, so it is not reported as a success',
+      })
+    }
+    return StatusCode
   } finally {
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
     context.stdin.unpipe()
@@ -113,6 +120,15 @@ function sandboxEnvironment(options: RunSandboxOptions, host: Readonly<Record<st
     environment[name] = host[name]!
   }
   return environment
+}
+
+/**
+ * Removes the stopped containers of earlier runs: on Podman a run that was killed leaves its
+ * container behind (no AutoRemove there, see container-spec.ts).
+ */
+async function removeStaleContainers(docker: Dockerode): Promise<void> {
+  const stale = await docker.listContainers({all: true, filters: {label: ['dev.secure.run'], status: ['created', 'exited']}})
+  await Promise.all(stale.map((container) => docker.getContainer(container.Id).remove({force: true}).catch(() => {})))
 }
 
 async function verifyImageExists(docker: Dockerode, image: string): Promise<void> {

@@ -31,7 +31,6 @@ describe('buildContainerSpec (shared/reference/sandbox.md §1 and its traps)', (
         Memory: 2 * 1024 ** 3,
         MemorySwap: 2 * 1024 ** 3,
         NanoCpus: 2e9,
-        AutoRemove: true,
         Mounts: [{Type: 'bind', Source: '/home/me/src/untrusted', Target: '/src', ReadOnly: true}],
       })
       // An empty list would remove Docker's default /proc and /sys masks (trap 4).
@@ -47,6 +46,11 @@ describe('buildContainerSpec (shared/reference/sandbox.md §1 and its traps)', (
     expect(buildContainerSpec(spec, {kind: 'docker'}).HostConfig).not.toHaveProperty('UsernsMode')
     expect(buildContainerSpec(spec, {kind: 'podman'}).User).toBeUndefined()
     expect(buildContainerSpec(spec, {kind: 'podman'}).HostConfig).toMatchObject({UsernsMode: 'keep-id'})
+  })
+
+  it('lets Docker remove the container, but not Podman, whose wait() then misreports exit codes', () => {
+    expect(buildContainerSpec(spec, {kind: 'docker'}).HostConfig).toMatchObject({AutoRemove: true})
+    expect(buildContainerSpec(spec, {kind: 'podman'}).HostConfig).toMatchObject({AutoRemove: false})
   })
 
   it('never runs as root, even when root invokes it', () => {
