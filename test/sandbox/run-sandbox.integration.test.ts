@@ -1,7 +1,8 @@
 import {execFileSync} from 'node:child_process'
 import {once} from 'node:events'
-import {chmod, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {chmod, copyFile, readdir, readFile, stat, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
@@ -15,16 +16,19 @@ async function findEngines(): Promise<Array<{name: string; url: string}>> {
   const engines: Array<{name: string; url: string}> = []
   const isSocket = async (path: string) => (await stat(path).catch(() => undefined))?.isSocket() ?? false
   if (await isSocket('/var/run/docker.sock')) engines.push({name: 'Docker', url: 'unix:///var/run/docker.sock'})
-  for (const user of await readdir('/run/user').catch(() => [])) {
-    const socket = `/run/user/${user}/podman/podman.sock`
-    if (await isSocket(socket)) engines.push({name: 'rootless Podman', url: `unix://${socket}`})
-  }
+  // The Podman of scripts/setup-engines' user, else this user's own: not any other user's.
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '')
+  const setupUid = /^secure-podman:[^:]*:(\d+):/m.exec(passwd)?.[1]
+  const runtimeDirectory = setupUid ? `/run/user/${setupUid}` : process.env.XDG_RUNTIME_DIR
+  const socket = runtimeDirectory && `${runtimeDirectory}/podman/podman.sock`
+  if (socket && (await isSocket(socket))) engines.push({name: 'rootless Podman', url: `unix://${socket}`})
   return engines
 }
 
 const engines = await findEngines()
 const required = ['Docker', 'rootless Podman']
 const IMAGE = 'secure-base:bookworm'
+const escapeBattery = fileURLToPath(new URL('../fixtures/sandbox/escape-battery.sh', import.meta.url))
 
 describe('engines present', () => {
   it.runIf(process.env.CI)('CI has Docker and rootless Podman', () => {
@@ -40,7 +44,8 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     for (const directory of [workspace.home, join(workspace.home, 'src'), workspace.repository]) await chmod(directory, 0o755)
     execFileSync('git', ['init', '-q', workspace.repository])
     await writeFile(join(workspace.repository, 'package.json'), '{"name": "untrusted", "scripts": {"test": "true"}}\n')
-    const run = (args: string[]) => workspace.run(['run', '--engine', url, '--image', IMAGE, ...args], {env: {TERM: 'xterm-test', NPM_TOKEN: 'npm_hostTokenThatMustNotLeak00', SSH_AUTH_SOCK: '/tmp/agent.sock'}})
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      workspace.run(['run', '--engine', url, '--image', IMAGE, ...args], {env: {TERM: 'xterm-test', NPM_TOKEN: 'npm_hostTokenThatMustNotLeak00', SSH_AUTH_SOCK: '/tmp/agent.sock', ...env}})
     return {...workspace, runSandboxed: run}
   }
 
@@ -102,7 +107,7 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     expect(list).not.toContain(hostname.slice(0, 12))
   })
 
-  it('leaves no container behind even when secure itself is killed', async () => {
+  it('leaves no container behind even when secure itself is killed (Docker at once, Podman at the next run)', async () => {
     const workspace = await givenUntrustedRepository()
     const running = execa(process.execPath, [cliEntry, 'run', '--engine', url, '--image', IMAGE, '--', 'sh', '-c', 'hostname; sleep 1'], {
       cwd: workspace.repository,
@@ -114,6 +119,7 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     running.kill('SIGKILL')
     await running
     await new Promise((resolve) => setTimeout(resolve, 2500))
+    await workspace.runSandboxed(['--', 'true'])
     const list = execFileSync('curl', ['-sf', '--unix-socket', url.replace('unix://', ''), 'http://d/containers/json?all=1'], {encoding: 'utf8'})
     expect(list).not.toContain(hostname.toString().trim().slice(0, 12))
   })
@@ -126,6 +132,20 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     } else {
       expect(result.stderr).toContain('limits NOT enforced')
     }
+  })
+
+  it('passes the escape battery: no host env, home, socket, capability, setuid, checkout write, extra process or network', async () => {
+    const {runSandboxed, repository, home} = await givenUntrustedRepository()
+    const marker = `secure-escape-marker-${process.pid}`
+    await writeFile(join(home, marker), 'the host user\'s home must not be visible')
+    await copyFile(escapeBattery, join(repository, 'escape-battery.sh'))
+    const probe = await runSandboxed(['--', 'true'])
+    const pidsLimit = /limits enforced/.test(probe.stderr) ? '64' : 'unenforced'
+    const result = await runSandboxed(['--pids', '64', '--', 'sh', 'escape-battery.sh', marker, pidsLimit], {SECURE_ESCAPE_MARKER: marker})
+    expect(result.stdout.split('\n').filter((line) => line.startsWith('ESCAPE'))).toEqual([])
+    expect(result.stdout).toContain('escapes: 0')
+    expect(result.exitCode).toBe(0)
+    expect((await readdir(repository)).sort()).toEqual(['.git', 'escape-battery.sh', 'package.json'])
   })
 
   it('refuses to pass a credential into the sandbox unless forced', async () => {
