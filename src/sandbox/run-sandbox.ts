@@ -75,7 +75,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
   const container = await createContainer(engine.docker, spec, engine.facts.kind, context.notice)
   const forward = (signal: NodeJS.Signals) => void container.kill({signal}).catch(() => {})
   try {
-    const stream = await container.attach({stream: true, stdin: true, stdout: true, stderr: true, hijack: true})
+    const stream = await attachContainer(engine.docker, container.id)
     if (spec.tty) {
       stream.pipe(context.stdout, {end: false})
     } else {
@@ -87,6 +87,8 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
     const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
     await container.start()
+    // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
+    if (spec.tty) context.stdin.setRawMode?.(true)
     context.stdin.pipe(stream)
     const {StatusCode, Error: waitError} = await exited
     await finished
@@ -100,6 +102,9 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
   } finally {
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
     context.stdin.unpipe()
+    if (spec.tty) context.stdin.setRawMode?.(false)
+    // stdin was only read for the container: let the process end without waiting on it.
+    context.stdin.pause()
     // Already gone when it exited (AutoRemove); this is for the paths out before that.
     await container.remove({force: true}).catch(() => {})
   }
@@ -120,6 +125,31 @@ function sandboxEnvironment(options: RunSandboxOptions, host: Readonly<Record<st
     environment[name] = host[name]!
   }
   return environment
+}
+
+/**
+ * Attaches to the container's stdin, stdout and stderr. Not through dockerode's attach(): it sends
+ * its options as a JSON body too, which Docker ignores but Podman feeds to the command's stdin (so
+ * every command read `{"stream":true,…}` first). Here an empty body of explicit length goes with
+ * them (no body at all makes docker-modem switch to chunked encoding, on which Docker hangs up).
+ * The path must end in `?`: docker-modem appends the options there.
+ */
+function attachContainer(docker: Dockerode, id: string): Promise<NodeJS.ReadWriteStream> {
+  return new Promise((resolve, reject) => {
+    docker.modem.dial(
+      {
+        path: `/containers/${id}/attach?`,
+        method: 'POST',
+        isStream: true,
+        hijack: true,
+        openStdin: true,
+        statusCodes: {101: true, 200: true, 404: 'no such container', 500: 'server error'},
+        options: {stream: true, stdin: true, stdout: true, stderr: true},
+        file: Buffer.alloc(0),
+      },
+      (error, stream) => (error ? reject(error) : resolve(stream as NodeJS.ReadWriteStream)),
+    )
+  })
 }
 
 /**

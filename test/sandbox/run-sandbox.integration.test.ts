@@ -148,6 +148,28 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     expect((await readdir(repository)).sort()).toEqual(['.git', 'escape-battery.sh', 'package.json'])
   })
 
+  it('gives the command a terminal when run from one, and its input', async () => {
+    const workspace = await givenUntrustedRepository()
+    // script(1) runs secure on a pseudo-terminal, as a user's shell would.
+    const command = `${process.execPath} ${cliEntry} run --engine ${url} --image ${IMAGE} -- sh -c 'tty; read answer; echo "got $answer"; exit 6'`
+    const result = await execa('script', ['-qec', command, '/dev/null'], {cwd: workspace.repository, env: workspace.environment, extendEnv: false, reject: false, input: 'yes\n'})
+    expect(result.stdout).toMatch(/\/dev\/pts\/\d+/)
+    expect(result.stdout).toContain('got yes')
+    expect(result.exitCode).toBe(6)
+  })
+
+  it('gives the command exactly the input piped to secure', async () => {
+    const workspace = await givenUntrustedRepository()
+    const result = await execa(process.execPath, [cliEntry, 'run', '--engine', url, '--image', IMAGE, '--', 'sh', '-c', 'cat | od -c | head -2'], {
+      cwd: workspace.repository,
+      env: workspace.environment,
+      extendEnv: false,
+      reject: false,
+      input: 'ab\n',
+    })
+    expect(result.stdout).toBe('0000000   a   b  \\n\n0000003')
+  })
+
   it('refuses to pass a credential into the sandbox unless forced', async () => {
     const {runSandboxed} = await givenUntrustedRepository()
     const refused = await runSandboxed(['--env', 'NPM_TOKEN', '--', 'true'])
