@@ -1,6 +1,7 @@
-// `npm run bench`: every benchmark of issue 2, each against its named peer, measured in this one run.
+// `npm run bench`: every benchmark, each against its named peer, measured in this one run.
 import {formatStartup, runStartupBenchmark} from './startup.js'
 import {runMaskingBenchmark} from './masking.js'
+import {formatSandbox, runSandboxBenchmark} from './sandbox.js'
 
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
@@ -9,3 +10,4 @@ if (major < 22) {
 }
 console.log(formatStartup(runStartupBenchmark()))
 await runMaskingBenchmark({print: true})
+console.log(formatSandbox(runSandboxBenchmark()))
