@@ -20,8 +20,11 @@ export abstract class SecureCommand extends Command {
   protected readonly output: Output = createOutput(this.environment, process.stdout, process.stderr)
   private debugEnabled = false
 
+  private resolvedPaths: SecurePaths | undefined
+
+  /** secure's XDG paths, resolved once (on first use: some commands need none). */
   protected get paths(): SecurePaths {
-    return resolveSecurePaths()
+    return (this.resolvedPaths ??= resolveSecurePaths())
   }
 
   /** Who and where, for audit records. */

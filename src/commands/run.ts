@@ -30,13 +30,12 @@ root filesystem and memory, pids and CPU limits. The exit code is the command's.
     const {own, after} = this.splitAtSeparator()
     const {flags, argv} = await this.parse(Run, own)
     const command = this.commandLineFrom(argv, after)
-    const [{runSandbox}, {engineDiscoveryInputs}] = await Promise.all([import('../sandbox/run-sandbox.js'), import('../sandbox/doctor.js')])
+    const [{runSandbox}, {engineDiscoveryInputs}] = await Promise.all([import('../sandbox/run-sandbox.js'), import('../sandbox/engine-candidates.js')])
     const exitCode = await runSandbox(
       {
         repository: process.cwd(),
         command,
         image: flags.image,
-        engine: flags.engine,
         passEnvironment: flags.env,
         forceEnvironment: flags['force-env'],
         network: flags.network,
@@ -45,7 +44,7 @@ root filesystem and memory, pids and CPU limits. The exit code is the command's.
       },
       {
         environment: this.environment,
-        discovery: engineDiscoveryInputs(this.environment, this.paths.home, undefined),
+        discovery: engineDiscoveryInputs(this.environment, this.paths.home, flags.engine),
         uid: process.getuid?.() ?? 0,
         gid: process.getgid?.() ?? 0,
         stdin: process.stdin,

@@ -4,6 +4,7 @@ import {pipeline} from 'node:stream/promises'
 import {execa} from 'execa'
 
 import {EXIT_CODES, EnvironmentError} from '../errors.js'
+import {FORWARDED_SIGNALS} from '../signals.js'
 import {createMaskingTransform} from './masking.js'
 
 /** How to run the one child that gets the secrets. */
@@ -36,7 +37,6 @@ export interface ChildOutcome {
   signal: string | undefined
 }
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const
 const TERMINAL_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT'])
 
 /**

@@ -1,5 +1,3 @@
-import {readFile, stat} from 'node:fs/promises'
-
 import {SecureError} from '../errors.js'
 import {type EngineDiscoveryInputs, describeEndpoint, listEngineCandidates} from './engine-candidates.js'
 import {connectToEngine} from './engine-connection.js'
@@ -38,17 +36,5 @@ export async function diagnoseSandbox(inputs: EngineDiscoveryInputs): Promise<Sa
     if (error.code === 'ENGINE_MISSING') lines.push(...GET_ROOTLESS_PODMAN.map((line) => `           ${line}`))
     else if (error.hint) lines.push(`hint       ${error.hint}`)
     return {engineFound: false, lines}
-  }
-}
-
-/** The discovery inputs of this process's user. */
-export function engineDiscoveryInputs(environment: Readonly<Record<string, string | undefined>>, home: string, configured: string | undefined): EngineDiscoveryInputs {
-  return {
-    configured,
-    environment,
-    home,
-    uid: process.getuid?.() ?? 0,
-    readFile: (path) => readFile(path, 'utf8').catch(() => undefined),
-    isSocket: async (path) => (await stat(path).catch(() => undefined))?.isSocket() ?? false,
   }
 }

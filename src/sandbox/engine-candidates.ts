@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto'
+import {readFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {UsageError} from '../errors.js'
@@ -37,6 +38,18 @@ export interface EngineDiscoveryInputs {
   uid: number
   readFile: (path: string) => Promise<string | undefined>
   isSocket: (path: string) => Promise<boolean>
+}
+
+/** The discovery inputs of this process's user: its files and sockets. */
+export function engineDiscoveryInputs(environment: Readonly<Record<string, string | undefined>>, home: string, configured: string | undefined): EngineDiscoveryInputs {
+  return {
+    configured,
+    environment,
+    home,
+    uid: process.getuid?.() ?? 0,
+    readFile: (path) => readFile(path, 'utf8').catch(() => undefined),
+    isSocket: async (path) => (await stat(path).catch(() => undefined))?.isSocket() ?? false,
+  }
 }
 
 /**

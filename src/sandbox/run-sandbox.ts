@@ -4,6 +4,7 @@ import type Dockerode from 'dockerode'
 
 import {EnvironmentError, PolicyError, UsageError} from '../errors.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
+import {FORWARDED_SIGNALS} from '../signals.js'
 import {type EngineDiscoveryInputs, describeEndpoint, listEngineCandidates} from './engine-candidates.js'
 import {connectToEngine} from './engine-connection.js'
 import {describeIsolation} from './engine-facts.js'
@@ -15,8 +16,6 @@ export interface RunSandboxOptions {
   repository: string
   command: readonly string[]
   image: string
-  /** `--engine`. */
-  engine: string | undefined
   /** `--env NAME`: passed from the host; a credential-looking name only with `forceEnvironment`. */
   passEnvironment: readonly string[]
   forceEnvironment: boolean
@@ -28,7 +27,8 @@ export interface RunSandboxOptions {
 /** What `secure run` takes from the outside world. */
 export interface RunSandboxContext {
   environment: Readonly<Record<string, string | undefined>>
-  discovery: Omit<EngineDiscoveryInputs, 'configured'>
+  /** Where to look for an engine, `--engine` included. */
+  discovery: EngineDiscoveryInputs
   uid: number
   gid: number
   stdin: Readable & {isTTY?: boolean; setRawMode?: (raw: boolean) => unknown}
@@ -39,8 +39,6 @@ export interface RunSandboxContext {
   notice: (line: string) => void
 }
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const
-
 /**
  * `secure run`: runs the command in a throwaway copy of the repository inside a container that holds
  * no credentials and can change nothing the host will later run. Returns the command's exit code;
@@ -48,7 +46,7 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const
  */
 export async function runSandbox(options: RunSandboxOptions, context: RunSandboxContext): Promise<number> {
   const environment = sandboxEnvironment(options, context.environment)
-  const engine = await connectToEngine(await listEngineCandidates({...context.discovery, configured: options.engine}))
+  const engine = await connectToEngine(await listEngineCandidates(context.discovery))
   context.notice(describeIsolation(engine.facts, `${engine.candidate.source}: ${describeEndpoint(engine.candidate.endpoint)}`))
   if (options.requireRootless && !engine.facts.rootless) {
     throw new PolicyError(`refusing a rootful engine (${engine.candidate.source}): --require-rootless`, {

@@ -1,7 +1,8 @@
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {diagnoseSandbox, engineDiscoveryInputs} from '../../src/sandbox/doctor.js'
+import {diagnoseSandbox} from '../../src/sandbox/doctor.js'
+import {engineDiscoveryInputs} from '../../src/sandbox/engine-candidates.js'
 import {givenCliWorkspace} from '../helpers/cli.js'
 import {givenPodmanLikeEngine} from '../helpers/fake-engine.js'
 import {makeTempDir} from '../helpers/temp-dir.js'

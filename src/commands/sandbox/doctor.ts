@@ -17,7 +17,7 @@ when there is none.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(SandboxDoctor)
-    const {diagnoseSandbox, engineDiscoveryInputs} = await import('../../sandbox/doctor.js')
+    const [{diagnoseSandbox}, {engineDiscoveryInputs}] = await Promise.all([import('../../sandbox/doctor.js'), import('../../sandbox/engine-candidates.js')])
     const diagnosis = await diagnoseSandbox(engineDiscoveryInputs(this.environment, this.paths.home, flags.engine))
     this.output.result(diagnosis.lines.join('\n'))
     if (!diagnosis.engineFound) this.setExitCode(EXIT_CODES.environment)
