@@ -81,7 +81,21 @@ export abstract class SecureCommand extends Command {
 function toSecureError(error: Error & {oclif?: {exit?: number}}): SecureError {
   if (error instanceof SecureError) return error
   if (error.oclif !== undefined || error.name === 'CLIError' || /Nonexistent flag|Unexpected argument|Missing required/.test(error.message)) {
-    return new UsageError(error.message.split('\n')[0]!, {code: 'USAGE', hint: 'see --help', cause: error})
+    return new UsageError(oneLine(error.message), {code: 'USAGE', hint: 'see --help', cause: error})
   }
   return new BugError(`unexpected error: ${error.message.split('\n')[0]}`, {code: 'BUG', hint: 'run again with --debug and report it', cause: error})
+}
+
+/**
+ * oclif's parse errors span lines, with the reason on the second (`Parsing --pids` / `Expected an
+ * integer but received: abc`): joined, so the one line keeps it.
+ */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    // The hint already says where help is.
+    .filter((line) => line !== '' && !/^See more help with --help$/.test(line))
+    .join(': ')
+    .replace(/\s*:\s*:\s*/g, ': ')
 }

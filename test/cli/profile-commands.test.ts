@@ -113,6 +113,7 @@ describe('bad input', () => {
     [['exec', '--bogus', '--', 'true'], 2, 'secure: error: Nonexistent flag: --bogus'],
     [['status', 'extra'], 2, 'secure: error: command status:extra not found'],
     [['allow', 'a', 'b'], 2, 'secure: error: Unexpected argument: b'],
+    [['run', '--pids', 'abc', '--', 'true'], 2, 'secure: error: Parsing --pids: Expected an integer but received: abc'],
   ])('secure %j exits %i with one line and a hint', async (args, code, message) => {
     const workspace = await givenCliWorkspace()
     const result = await workspace.run(args)
