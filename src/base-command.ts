@@ -97,5 +97,4 @@ function oneLine(message: string): string {
     // The hint already says where help is.
     .filter((line) => line !== '' && !/^See more help with --help$/.test(line))
     .join(': ')
-    .replace(/\s*:\s*:\s*/g, ': ')
 }
