@@ -1,8 +1,10 @@
+import {access} from 'node:fs/promises'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
-import {xdgConfig, xdgData, xdgState} from 'xdg-basedir'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {xdgCache, xdgConfig, xdgData, xdgState} from 'xdg-basedir'
 
-import {EnvironmentError} from './errors.js'
+import {BugError, EnvironmentError} from './errors.js'
 
 /** Where `secure` keeps its files, following the XDG base directory spec. */
 export interface SecurePaths {
@@ -12,22 +14,25 @@ export interface SecurePaths {
   trustDirectory: string
   /** The hash-chained audit log. */
   auditLog: string
+  /** Downloads worth keeping between runs (the Node.js tarballs sandbox images are built from). */
+  cacheDirectory: string
   /** The user's home, for `~` in paths and item titles. */
   home: string
 }
 
 /** The XDG paths of this process (xdg-basedir reads them from the environment at start-up). */
 export function resolveSecurePaths(): SecurePaths {
-  if (!xdgConfig || !xdgData || !xdgState) {
+  if (!xdgConfig || !xdgData || !xdgState || !xdgCache) {
     throw new EnvironmentError('cannot tell where to keep secure\'s files: no home directory', {
       code: 'NO_HOME',
-      hint: 'set HOME, or XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_STATE_HOME',
+      hint: 'set HOME, or XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME and XDG_CACHE_HOME',
     })
   }
   return {
     configFile: join(xdgConfig, 'secure', 'config.toml'),
     trustDirectory: join(xdgData, 'secure'),
     auditLog: join(xdgState, 'secure', 'audit.jsonl'),
+    cacheDirectory: join(xdgCache, 'secure'),
     home: homedir(),
   }
 }
@@ -42,4 +47,17 @@ export function displayPath(path: string, home: string): string {
 export function expandHome(path: string, home: string): string {
   if (path === '~') return home
   return path.startsWith('~/') ? join(home, path.slice(2)) : path
+}
+
+/**
+ * The directory of secure's package.json, which ships `templates/`. Searched for rather than fixed:
+ * a module sits at a different depth in src/ than in the bundle in dist/.
+ */
+export async function findPackageRoot(): Promise<string> {
+  for (let directory = dirname(fileURLToPath(import.meta.url)); ; directory = dirname(directory)) {
+    if (await access(join(directory, 'package.json')).then(() => true, () => false)) return directory
+    if (dirname(directory) === directory) {
+      throw new BugError('cannot find secure\'s own package.json', {code: 'PACKAGE_ROOT_NOT_FOUND', hint: 'reinstall secure'})
+    }
+  }
 }

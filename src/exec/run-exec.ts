@@ -3,9 +3,8 @@ import {type Writable} from 'node:stream'
 import {type AuditContext, appendAuditRecord, describeCommand} from '../audit/index.js'
 import {PolicyError} from '../errors.js'
 import {type SecurePaths, displayPath} from '../paths.js'
-import {type Profile, type ProfileSecret, loadProfile, selectSecretNames} from '../profile/load-profile.js'
-import {TrustStore} from '../profile/trust-store.js'
-import {type OnePasswordSettings, readUserConfig} from '../profile/user-config.js'
+import {type Profile, type ProfileSecret, loadProfileForDirectory, selectSecretNames} from '../profile/load-profile.js'
+import {type OnePasswordSettings} from '../profile/user-config.js'
 import {type SecretProvider} from '../secrets/provider.js'
 import {type ReferenceDialect} from '../secrets/reference.js'
 import {EXEC_MARKER, type Environment, buildChildEnvironment} from './child-environment.js'
@@ -61,16 +60,7 @@ export async function runExec(options: ExecOptions, context: ExecContext): Promi
     })
   }
   const home = context.paths.home
-  const userConfig = await readUserConfig(context.paths.configFile, home)
-  const profile = await loadProfile({
-    cwd: options.cwd,
-    home,
-    userConfig,
-    userConfigFile: context.paths.configFile,
-    trustStore: new TrustStore(context.paths.trustDirectory),
-    lookupVariable: (name) => context.environment[name],
-    extraEnvFiles: options.envFiles,
-  })
+  const {userConfig, profile} = await loadProfileForDirectory(options.cwd, context.paths, context.environment, options.envFiles)
   const say = (line: string) => options.quiet || context.notice(line)
   for (const note of profile.notes) say(note)
   verifyProfileIsTrusted(profile, home)

@@ -2,9 +2,7 @@ import {type SecurePaths, displayPath} from '../paths.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
 import {referenceDialectOf} from '../secrets/create-provider.js'
 import {findReferenceProblem} from '../secrets/reference.js'
-import {type ProfileSecret, type ProfileSource, loadProfile, readRepositoryProfile} from './load-profile.js'
-import {TrustStore} from './trust-store.js'
-import {readUserConfig} from './user-config.js'
+import {type ProfileSecret, type ProfileSource, loadProfileForDirectory, readRepositoryProfile} from './load-profile.js'
 
 /** `secure status`: what applies in a directory and why. Names and references only, never values. */
 export interface ProfileStatus {
@@ -29,16 +27,8 @@ export async function describeProfile(
   paths: SecurePaths,
   environment: Readonly<Record<string, string | undefined>>,
 ): Promise<ProfileStatus> {
-  const userConfig = await readUserConfig(paths.configFile, paths.home)
   const lookupVariable = (name: string) => environment[name]
-  const profile = await loadProfile({
-    cwd,
-    home: paths.home,
-    userConfig,
-    userConfigFile: paths.configFile,
-    trustStore: new TrustStore(paths.trustDirectory),
-    lookupVariable,
-  })
+  const {userConfig, profile} = await loadProfileForDirectory(cwd, paths, environment)
   let secrets: readonly ProfileSecret[] = [...profile.secrets.values()]
   let commands = profile.commands
   const {source} = profile

@@ -3,14 +3,14 @@ import {basename, dirname, isAbsolute, join, relative, resolve, sep} from 'node:
 import {parse as parseToml} from 'smol-toml'
 
 import {PolicyError, SecureError, UsageError} from '../errors.js'
-import {displayPath, expandHome} from '../paths.js'
+import {type SecurePaths, displayPath, expandHome} from '../paths.js'
 import {EnvFileSyntaxError, parseEnvFile} from './env-file.js'
 import {type VariableLookup, expandVariables} from './expand-variables.js'
 import {findForbiddenVariableReason} from './forbidden-variables.js'
-import {type ProfileSettings, readProfileSettings} from './profile-settings.js'
+import {type ProfileSettings, type SandboxProfileSettings, readProfileSettings} from './profile-settings.js'
 import {type SecretTemplate, parseSecretTemplate} from './secret-template.js'
-import {type TrustState, type TrustStore, fingerprintProfile} from './trust-store.js'
-import {type UserConfig} from './user-config.js'
+import {type TrustState, TrustStore, fingerprintProfile} from './trust-store.js'
+import {type UserConfig, readUserConfig} from './user-config.js'
 
 /** The file name of a repository's profile. */
 export const PROFILE_FILE_NAME = '.secure.toml'
@@ -38,6 +38,8 @@ export interface Profile {
   commands: ReadonlyMap<string, readonly string[]> | undefined
   mask: boolean
   sshAgent: boolean
+  /** The `[sandbox]` table; empty unless the source is trusted. */
+  sandbox: SandboxProfileSettings
   /** Lines for the user about profiles that were passed over, and why. */
   notes: readonly string[]
 }
@@ -106,8 +108,32 @@ export async function loadProfile(options: LoadProfileOptions): Promise<Profile>
     commands: settings?.commands,
     mask: settings?.mask ?? true,
     sshAgent: settings?.sshAgent ?? false,
+    sandbox: settings?.sandbox ?? {},
     notes,
   }
+}
+
+/**
+ * Reads the user's config and loads the profile for `cwd` from secure's own files: what every
+ * command that acts on a directory's profile starts with.
+ */
+export async function loadProfileForDirectory(
+  cwd: string,
+  paths: Pick<SecurePaths, 'configFile' | 'trustDirectory' | 'home'>,
+  environment: Readonly<Record<string, string | undefined>>,
+  extraEnvFiles?: readonly string[],
+): Promise<{userConfig: UserConfig; profile: Profile}> {
+  const userConfig = await readUserConfig(paths.configFile, paths.home)
+  const profile = await loadProfile({
+    cwd,
+    home: paths.home,
+    userConfig,
+    userConfigFile: paths.configFile,
+    trustStore: new TrustStore(paths.trustDirectory),
+    lookupVariable: (name) => environment[name],
+    extraEnvFiles,
+  })
+  return {userConfig, profile}
 }
 
 /**

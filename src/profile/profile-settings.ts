@@ -16,9 +16,21 @@ export interface ProfileSettings {
   mask: boolean | undefined
   /** Let the child use the SSH agent (default false: `SSH_AUTH_SOCK` is scrubbed). */
   sshAgent: boolean | undefined
+  /** How `secure run` runs this directory's commands. */
+  sandbox: SandboxProfileSettings
 }
 
-const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent'])
+/** A profile's `[sandbox]` table: what a repository's suite needs from `secure run`. */
+export interface SandboxProfileSettings {
+  /** The image: one of secure's (`node:22`, `python`, `base`) or any image on the engine. */
+  image?: string
+  /** Give the container a network (for suites that download their dependencies). */
+  network?: boolean
+  /** Refuse a rootful engine. */
+  requireRootless?: boolean
+}
+
+const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent', 'sandbox'])
 
 /** Reads profile settings from parsed TOML; `where` names the file (and table) in errors. */
 export function readProfileSettings(data: Record<string, unknown>, where: string): ProfileSettings {
@@ -62,7 +74,21 @@ export function readProfileSettings(data: Record<string, unknown>, where: string
     commands,
     mask: data.mask as boolean | undefined,
     sshAgent: data.ssh_agent as boolean | undefined,
+    sandbox: readSandboxTable(data.sandbox, fail),
   }
+}
+
+function readSandboxTable(table: unknown, fail: (problem: string) => Error): SandboxProfileSettings {
+  if (table === undefined) return {}
+  if (!isTable(table)) throw fail('[sandbox] must be a table')
+  const sandbox: SandboxProfileSettings = {}
+  for (const [key, value] of Object.entries(table)) {
+    if (key === 'image' && typeof value === 'string' && value !== '') sandbox.image = value
+    else if (key === 'network' && typeof value === 'boolean') sandbox.network = value
+    else if (key === 'require_rootless' && typeof value === 'boolean') sandbox.requireRootless = value
+    else throw fail(`sandbox.${key} is not a known setting or has a wrong value (image = "node:24", network = true|false, require_rootless = true|false)`)
+  }
+  return sandbox
 }
 
 /** True for a TOML table (a plain object). */

@@ -25,6 +25,22 @@ export interface UserConfig {
   directoryItems: {vault: string} | undefined
   /** Profiles for directories the user does not want to touch, deepest match wins. */
   directories: ReadonlyArray<{directory: string; settings: ProfileSettings}>
+  /** `secure run`'s defaults on this machine. */
+  sandbox: UserSandboxSettings
+}
+
+/** The user's `[sandbox]` table. */
+export interface UserSandboxSettings {
+  /** The engine to use: unix:///path.sock, tcp://host:2376 or ssh://user@host. */
+  engine?: string
+  /** The Debian bookworm image secure's sandbox images are built FROM (default debian:bookworm-slim). */
+  baseImage?: string
+  /** Refuse a rootful engine everywhere. */
+  requireRootless?: boolean
+  /** Memory limit in MiB, process limit and CPU limit of every sandbox. */
+  memory?: number
+  pids?: number
+  cpus?: number
 }
 
 const DEFAULT_ONE_PASSWORD: OnePasswordSettings = {provider: 'sdk', auth: 'service-account', account: undefined, opPath: undefined}
@@ -35,7 +51,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: []}
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}}
     throw error
   }
   const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix the config file (see the README, "Configuration")'})
@@ -46,7 +62,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
     throw fail(`not valid TOML: ${firstLine(error)}`)
   }
   for (const key of Object.keys(data)) {
-    if (!['onepassword', 'directory_items', 'directories'].includes(key)) throw fail(`unknown section "${key}"`)
+    if (!['onepassword', 'directory_items', 'directories', 'sandbox'].includes(key)) throw fail(`unknown section "${key}"`)
   }
 
   const onePassword = {...DEFAULT_ONE_PASSWORD}
@@ -81,7 +97,24 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
       directories.push({directory: resolve(directory), settings: readProfileSettings(entry, `${file} [directories."${path}"]`)})
     }
   }
-  return {onePassword, directoryItems, directories}
+  return {onePassword, directoryItems, directories, sandbox: readUserSandbox(data.sandbox, fail)}
+}
+
+function readUserSandbox(section: unknown, fail: (problem: string) => UsageError): UserSandboxSettings {
+  if (section === undefined) return {}
+  if (!isTable(section)) throw fail('[sandbox] must be a table')
+  const sandbox: UserSandboxSettings = {}
+  const positive = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0
+  for (const [key, value] of Object.entries(section)) {
+    if (key === 'engine' && typeof value === 'string' && value !== '') sandbox.engine = value
+    else if (key === 'base_image' && typeof value === 'string' && value !== '') sandbox.baseImage = value
+    else if (key === 'require_rootless' && typeof value === 'boolean') sandbox.requireRootless = value
+    else if ((key === 'memory' || key === 'pids' || key === 'cpus') && positive(value)) sandbox[key] = value
+    else {
+      throw fail(`sandbox.${key} is not a known setting or has a wrong value (engine = "unix:///…", base_image = "debian:bookworm-slim", require_rootless = true|false, memory = MiB, pids, cpus)`)
+    }
+  }
+  return sandbox
 }
 
 function firstLine(error: unknown): string {

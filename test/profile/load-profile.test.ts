@@ -12,6 +12,7 @@ const noUserConfig: UserConfig = {
   onePassword: {provider: 'sdk', auth: 'service-account', account: undefined, opPath: undefined},
   directoryItems: undefined,
   directories: [],
+  sandbox: {},
 }
 
 /** A home with a repository inside it, and secure's own state dir. */
