@@ -31,8 +31,8 @@ export interface EngineCandidate {
 
 /** What {@link listEngineCandidates} reads; nothing comes from the process itself. */
 export interface EngineDiscoveryInputs {
-  /** `--engine` or the profile's `engine`: a URL (`unix:///…`, `tcp://…`, `ssh://…`). */
-  configured: string | undefined
+  /** `--engine` or the user config's `engine`: a URL (`unix:///…`, `tcp://…`, `ssh://…`), and which of them. */
+  configured: {url: string; source: string} | undefined
   environment: Readonly<Record<string, string | undefined>>
   home: string
   uid: number
@@ -40,10 +40,18 @@ export interface EngineDiscoveryInputs {
   isSocket: (path: string) => Promise<boolean>
 }
 
-/** The discovery inputs of this process's user: its files and sockets. */
-export function engineDiscoveryInputs(environment: Readonly<Record<string, string | undefined>>, home: string, configured: string | undefined): EngineDiscoveryInputs {
+/**
+ * The discovery inputs of this process's user: its files and sockets, and the engine `--engine`
+ * (first) or the `engine` under `[sandbox]` in the user's config names.
+ */
+export function engineDiscoveryInputs(
+  environment: Readonly<Record<string, string | undefined>>,
+  home: string,
+  engineFlag: string | undefined,
+  configuredEngine: string | undefined,
+): EngineDiscoveryInputs {
   return {
-    configured,
+    configured: engineFlag ? {url: engineFlag, source: '--engine'} : configuredEngine ? {url: configuredEngine, source: 'config [sandbox] engine'} : undefined,
     environment,
     home,
     uid: process.getuid?.() ?? 0,
@@ -60,7 +68,8 @@ export function engineDiscoveryInputs(environment: Readonly<Record<string, strin
 export async function listEngineCandidates(inputs: EngineDiscoveryInputs): Promise<EngineCandidate[]> {
   const candidates: EngineCandidate[] = []
   if (inputs.configured) {
-    candidates.push({endpoint: parseEngineUrl(inputs.configured, '--engine', inputs.environment), source: '--engine', explicit: true})
+    const {url, source} = inputs.configured
+    candidates.push({endpoint: parseEngineUrl(url, source, inputs.environment), source, explicit: true})
   }
   const dockerHost = inputs.environment.DOCKER_HOST
   if (dockerHost) candidates.push({endpoint: parseEngineUrl(dockerHost, 'DOCKER_HOST', inputs.environment), source: 'DOCKER_HOST', explicit: true})

@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises'
 import type Dockerode from 'dockerode'
 
 import {EnvironmentError} from '../errors.js'
-import {type EngineCandidate, type EngineEndpoint, describeEndpoint} from './engine-candidates.js'
+import {type EngineCandidate, type EngineEndpoint, describeEndpoint, engineDiscoveryInputs, listEngineCandidates} from './engine-candidates.js'
 import {type EngineFacts, type EngineInfoSource, detectEngineFacts} from './engine-facts.js'
 
 /** An engine that answered, with what it is. */
@@ -42,6 +42,16 @@ export async function connectToEngine(candidates: readonly EngineCandidate[], op
     code: 'ENGINE_MISSING',
     hint: 'start rootless Podman (podman system service) or Docker, or name one with --engine; secure sandbox doctor explains how',
   })
+}
+
+/** Connects to the engine `--engine` names, else the user config's, else the first one discovered. */
+export async function connectToChosenEngine(
+  environment: Readonly<Record<string, string | undefined>>,
+  home: string,
+  engineFlag: string | undefined,
+  configuredEngine: string | undefined,
+): Promise<ConnectedEngine> {
+  return connectToEngine(await listEngineCandidates(engineDiscoveryInputs(environment, home, engineFlag, configuredEngine)))
 }
 
 async function dockerodeOptions(endpoint: EngineEndpoint, timeout: number): Promise<Dockerode.DockerOptions> {

@@ -16,11 +16,13 @@ export interface EngineFacts {
   limitsProblem: string | undefined
   /** The storage driver; rootless Podman on `vfs` copies the whole image per container (seconds). */
   storageDriver: string | undefined
+  /** The engine's CPU architecture (amd64, arm64): which Node.js binaries its images need. */
+  architecture: string
 }
 
 /** The engine calls detection needs. */
 export interface EngineInfoSource {
-  version(): Promise<{Version?: string; Components?: Array<{Name?: string; Version?: string}>}>
+  version(): Promise<{Version?: string; Arch?: string; Components?: Array<{Name?: string; Version?: string}>}>
   info(): Promise<{SecurityOptions?: string[] | null; CgroupDriver?: string; MemoryLimit?: boolean; PidsLimit?: boolean; Driver?: string}>
   /** Podman's own `/libpod/info`, which tells the truth about rootless cgroups. */
   libpodInfo(): Promise<{
@@ -40,6 +42,7 @@ export async function detectEngineFacts(engine: EngineInfoSource): Promise<Engin
     const enforced = info.CgroupDriver !== 'none' && info.MemoryLimit === true && info.PidsLimit === true
     return {
       kind: 'docker',
+      architecture: version.Arch ?? 'unknown',
       version: version.Version ?? 'unknown',
       rootless,
       limitsEnforced: enforced,
@@ -55,6 +58,7 @@ export async function detectEngineFacts(engine: EngineInfoSource): Promise<Engin
   const enforced = !rootless || delegated
   return {
     kind: 'podman',
+    architecture: version.Arch ?? 'unknown',
     version: (version.Components ?? []).find((component) => /podman/i.test(component.Name ?? ''))?.Version ?? version.Version ?? 'unknown',
     rootless,
     limitsEnforced: enforced,

@@ -8,7 +8,7 @@ export async function givenPodmanLikeEngine(directory: string): Promise<string> 
   await mkdir(directory, {recursive: true})
   const socketPath = join(directory, 'podman.sock')
   const answers: Record<string, unknown> = {
-    '/version': {Version: '4.3.1', ApiVersion: '1.41', Components: [{Name: 'Podman Engine', Version: '4.3.1'}]},
+    '/version': {Version: '4.3.1', ApiVersion: '1.41', Arch: 'amd64', Components: [{Name: 'Podman Engine', Version: '4.3.1'}]},
     '/info': {SecurityOptions: ['name=seccomp,profile=default'], CgroupDriver: 'cgroupfs', MemoryLimit: true, PidsLimit: true},
     '/v4.0.0/libpod/info': {host: {security: {rootless: true}, cgroupVersion: 'v2', cgroupControllers: ['memory', 'pids']}, store: {graphDriverName: 'overlay'}},
   }

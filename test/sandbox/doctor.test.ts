@@ -11,7 +11,7 @@ describe('secure sandbox doctor', () => {
   it('names the engine it would use and the isolation it gives', async () => {
     const directory = await makeTempDir()
     await givenPodmanLikeEngine(join(directory, 'podman'))
-    const diagnosis = await diagnoseSandbox(engineDiscoveryInputs({XDG_RUNTIME_DIR: directory}, directory, undefined))
+    const diagnosis = await diagnoseSandbox(engineDiscoveryInputs({XDG_RUNTIME_DIR: directory}, directory, undefined, undefined))
     expect(diagnosis.engineFound).toBe(true)
     expect(diagnosis.lines).toContain('uses       rootless Podman')
     expect(diagnosis.lines).toContain(`isolation  Podman 4.3.1, rootless, limits enforced (unix://${join(directory, 'podman', 'podman.sock')})`)
@@ -19,7 +19,7 @@ describe('secure sandbox doctor', () => {
 
   it('explains how to get rootless Podman when there is no engine at all', async () => {
     const directory = await makeTempDir()
-    const inputs = {...engineDiscoveryInputs({XDG_RUNTIME_DIR: directory}, directory, undefined), isSocket: async () => false}
+    const inputs = {...engineDiscoveryInputs({XDG_RUNTIME_DIR: directory}, directory, undefined, undefined), isSocket: async () => false}
     const diagnosis = await diagnoseSandbox(inputs)
     expect(diagnosis.engineFound).toBe(false)
     expect(diagnosis.lines[0]).toBe('problem    no container engine found')

@@ -32,7 +32,7 @@ describe('listEngineCandidates', () => {
   it('puts the configured engine first, then DOCKER_HOST, then the current Docker context, each marked explicit', async () => {
     const contextId = createHash('sha256').update('remote').digest('hex')
     const inputs = givenMachine({
-      configured: 'ssh://builder@build.example:2222',
+      configured: {url: 'ssh://builder@build.example:2222', source: '--engine'},
       environment: {XDG_RUNTIME_DIR: '/run/user/1000', DOCKER_HOST: 'tcp://10.0.0.5:2375'},
       files: {
         '/home/me/.docker/config.json': '{"currentContext": "remote"}',

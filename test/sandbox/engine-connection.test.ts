@@ -14,7 +14,7 @@ describe('connectToEngine', () => {
     const socketPath = await givenPodmanLikeEngine(directory)
     const engine = await connectToEngine([unix(socketPath, 'rootless Podman', false)])
     expect(engine.candidate.source).toBe('rootless Podman')
-    expect(engine.facts).toEqual({kind: 'podman', version: '4.3.1', rootless: true, limitsEnforced: true, limitsProblem: undefined, storageDriver: 'overlay'})
+    expect(engine.facts).toEqual({kind: 'podman', version: '4.3.1', architecture: 'amd64', rootless: true, limitsEnforced: true, limitsProblem: undefined, storageDriver: 'overlay'})
   })
 
   it('passes over a discovered socket that does not answer', async () => {
