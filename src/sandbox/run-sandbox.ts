@@ -1,42 +1,65 @@
 import {randomBytes} from 'node:crypto'
+import {constants} from 'node:fs'
+import {type FileHandle, chmod, mkdtemp, open, rm, stat} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {type Readable, type Writable} from 'node:stream'
 import type Dockerode from 'dockerode'
 
-import {EnvironmentError, PolicyError, UsageError} from '../errors.js'
+import {EnvironmentError, PolicyError, SecureError, UsageError} from '../errors.js'
+import {type Progress} from '../output.js'
+import {type SecurePaths} from '../paths.js'
+import {loadProfileForDirectory} from '../profile/load-profile.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
 import {FORWARDED_SIGNALS} from '../signals.js'
-import {type EngineDiscoveryInputs, describeEndpoint, listEngineCandidates} from './engine-candidates.js'
-import {connectToEngine} from './engine-connection.js'
-import {describeIsolation} from './engine-facts.js'
 import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec} from './container-spec.js'
+import {copyOutOfArchive, verifyOutPath} from './copy-out.js'
+import {describeEndpoint} from './engine-candidates.js'
+import {connectToChosenEngine} from './engine-connection.js'
+import {describeIsolation} from './engine-facts.js'
+import {DEFAULT_BASE_IMAGE, prepareRunImage} from './sandbox-image.js'
+import {listWorkspaceExclusions} from './workspace-exclusions.js'
 
-/** What the user asked `secure run` for. */
+/** What the user asked `secure run` for on the command line; undefined is "not given". */
 export interface RunSandboxOptions {
   /** The repository: mounted read-only, copied into the container's throwaway workspace. */
   repository: string
   command: readonly string[]
-  image: string
+  /** `--image`; else the profile's, else the one the repository's files call for. */
+  image: string | undefined
+  /** `--engine`; else the user config's, else discovery. */
+  engine: string | undefined
   /** `--env NAME`: passed from the host; a credential-looking name only with `forceEnvironment`. */
   passEnvironment: readonly string[]
   forceEnvironment: boolean
-  network: boolean
+  network: boolean | undefined
+  /** A rootful engine is refused when this, the profile or the user config asks for it. */
   requireRootless: boolean
-  limits: SandboxSpec['limits']
+  /** Memory (MiB), process and CPU limits; else the user config's, else the defaults. */
+  memory: number | undefined
+  pids: number | undefined
+  cpus: number | undefined
+  /** `--out PATH`: results copied back into the checkout after the command, regular files only. */
+  outPaths: readonly string[]
 }
+
+/** Limits of a sandbox when neither the flags nor the user's config set them. */
+const DEFAULT_LIMITS = {memory: 2048, pids: 512, cpus: 2}
+const WORKSPACE_BYTES = 2 * 1024 ** 3
 
 /** What `secure run` takes from the outside world. */
 export interface RunSandboxContext {
   environment: Readonly<Record<string, string | undefined>>
-  /** Where to look for an engine, `--engine` included. */
-  discovery: EngineDiscoveryInputs
+  paths: Pick<SecurePaths, 'configFile' | 'trustDirectory' | 'home' | 'cacheDirectory'>
   uid: number
   gid: number
   stdin: Readable & {isTTY?: boolean; setRawMode?: (raw: boolean) => unknown}
-  stdout: Writable
+  stdout: Writable & {columns?: number; rows?: number}
   stderr: Writable
   interactive: boolean
   signals: NodeJS.EventEmitter
   notice: (line: string) => void
+  progress: (title: string) => Progress
 }
 
 /**
@@ -45,33 +68,58 @@ export interface RunSandboxContext {
  * the container is removed on every path out.
  */
 export async function runSandbox(options: RunSandboxOptions, context: RunSandboxContext): Promise<number> {
+  const outPaths = options.outPaths.map((path) => verifyOutPath(path))
   const environment = sandboxEnvironment(options, context.environment)
-  const engine = await connectToEngine(await listEngineCandidates(context.discovery))
+  // A repository's own [sandbox] table counts only once the user allowed its profile.
+  const {userConfig, profile} = await loadProfileForDirectory(options.repository, context.paths, context.environment)
+  const settings = userConfig.sandbox
+  const requireRootless = options.requireRootless || profile.sandbox.requireRootless === true || settings.requireRootless === true
+  const network = options.network ?? profile.sandbox.network ?? false
+
+  const engine = await connectToChosenEngine(context.environment, context.paths.home, options.engine, settings.engine)
   context.notice(describeIsolation(engine.facts, `${engine.candidate.source}: ${describeEndpoint(engine.candidate.endpoint)}`))
-  if (options.requireRootless && !engine.facts.rootless) {
-    throw new PolicyError(`refusing a rootful engine (${engine.candidate.source}): --require-rootless`, {
+  if (requireRootless && !engine.facts.rootless) {
+    throw new PolicyError(`refusing a rootful engine (${engine.candidate.source}): rootless is required`, {
       code: 'ENGINE_ROOTFUL',
       hint: 'secure sandbox doctor explains how to get rootless Podman or Docker',
     })
   }
-  await verifyImageExists(engine.docker, options.image)
-  await removeStaleContainers(engine.docker)
+  const [image, exclusions] = await Promise.all([
+    prepareRunImage(engine.docker, options.image ?? profile.sandbox.image, options.repository, {
+      baseImage: settings.baseImage ?? DEFAULT_BASE_IMAGE,
+      cacheDirectory: context.paths.cacheDirectory,
+      architecture: engine.facts.architecture,
+      notice: context.notice,
+      progress: context.progress,
+    }),
+    listWorkspaceExclusions(options.repository),
+    removeStaleContainers(engine.docker),
+  ])
 
   const spec: SandboxSpec = {
-    image: options.image,
+    image,
     command: options.command,
     repository: options.repository,
+    exclusions,
     environment,
     uid: context.uid,
     gid: context.gid,
-    network: options.network,
-    limits: options.limits,
+    network,
+    caBundle: network ? await findHostCaBundle() : undefined,
+    limits: {
+      memoryBytes: (options.memory ?? settings.memory ?? DEFAULT_LIMITS.memory) * 1024 ** 2,
+      pids: options.pids ?? settings.pids ?? DEFAULT_LIMITS.pids,
+      cpus: options.cpus ?? settings.cpus ?? DEFAULT_LIMITS.cpus,
+      workspaceBytes: WORKSPACE_BYTES,
+    },
     init: true,
     tty: context.interactive,
+    out: outPaths.length > 0 ? {paths: outPaths, directory: await makeOutDirectory(context.uid)} : undefined,
     runId: randomBytes(8).toString('hex'),
   }
   const container = await createContainer(engine.docker, spec, engine.facts.kind, context.notice)
   const forward = (signal: NodeJS.Signals) => void container.kill({signal}).catch(() => {})
+  const resize = () => void container.resize({h: context.stdout.rows ?? 24, w: context.stdout.columns ?? 80}).catch(() => {})
   try {
     const stream = await attachContainer(engine.docker, container.id)
     if (spec.tty) {
@@ -85,8 +133,12 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
     const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
     await container.start()
-    // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
-    if (spec.tty) context.stdin.setRawMode?.(true)
+    if (spec.tty) {
+      // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
+      context.stdin.setRawMode?.(true)
+      resize()
+      context.stdout.on('resize', resize)
+    }
     context.stdin.pipe(stream)
     const {StatusCode, Error: waitError} = await exited
     await finished
@@ -96,17 +148,71 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
         hint: 'run it again; the command\'s result is unknown, so it is not reported as a success',
       })
     }
+    for (const [index, path] of outPaths.entries()) await copyResultOut(join(spec.out!.directory, `${index}.tar`), path, options.repository, context.notice)
     return StatusCode
   } finally {
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
+    context.stdout.off('resize', resize)
     context.stdin.unpipe()
     if (spec.tty) context.stdin.setRawMode?.(false)
     // stdin was only read for the container: let the process end without waiting on it.
     context.stdin.pause()
-    // Already gone when it exited (AutoRemove); this is for the paths out before that.
     await container.remove({force: true}).catch(() => {})
+    if (spec.out) await rm(spec.out.directory, {recursive: true, force: true})
   }
 }
+
+/**
+ * A fresh directory the container packs --out results into. The container's user must write to
+ * it: that is this user under Docker and rootless Podman's keep-id, but another user (nobody, or
+ * the engine's own user) when root runs secure, so then it is open to all.
+ */
+async function makeOutDirectory(uid: number): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'secure-out-'))
+  if (uid === 0) await chmod(directory, 0o777)
+  return directory
+}
+
+/** Copies one --out result, packed by the container, into the checkout, and says what it did. */
+async function copyResultOut(packed: string, path: string, repository: string, notice: (line: string) => void): Promise<void> {
+  // The container could have put anything there: only a regular file is read, never through a link.
+  let file: FileHandle
+  try {
+    file = await open(packed, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch {
+    notice(`secure: --out ${path}: the command left no such file or directory`)
+    return
+  }
+  try {
+    if (!(await file.stat()).isFile()) {
+      notice(`secure: --out ${path}: the command left no such file or directory`)
+      return
+    }
+    const {written, skipped} = await copyOutOfArchive(file.createReadStream({autoClose: false}), repository, path).catch((error: unknown) => {
+      if (error instanceof SecureError) throw error
+      throw new EnvironmentError(`--out ${path}: copying the result into the checkout failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+        code: 'OUT_COPY_FAILED',
+        hint: 'check that the checkout is writable and the disk has room; the files copied so far stay',
+        cause: error,
+      })
+    })
+    notice(`secure: --out ${path}: copied ${written.length} file${written.length === 1 ? '' : 's'}${skipped.length > 0 ? `, skipped ${skipped.length}` : ''}`)
+    for (const {path: skippedPath, reason} of skipped) notice(`secure:   skipped ${skippedPath}: ${reason}`)
+  } finally {
+    await file.close()
+  }
+}
+
+/** The host's CA bundle, for a networked run behind a TLS-intercepting proxy (sandbox.md, "Network"). */
+async function findHostCaBundle(): Promise<string | undefined> {
+  for (const file of HOST_CA_BUNDLES) {
+    if ((await stat(file).catch(() => undefined))?.isFile()) return file
+  }
+  return undefined
+}
+
+/** Where distributions keep the system CA bundle: Debian/Ubuntu, Fedora/RHEL, Alpine/macOS. */
+const HOST_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem']
 
 /** The container's whole environment: the allow-list, then what the user passes by name. */
 function sandboxEnvironment(options: RunSandboxOptions, host: Readonly<Record<string, string | undefined>>): Record<string, string> {
@@ -157,15 +263,6 @@ function attachContainer(docker: Dockerode, id: string): Promise<NodeJS.ReadWrit
 async function removeStaleContainers(docker: Dockerode): Promise<void> {
   const stale = await docker.listContainers({all: true, filters: {label: ['dev.secure.run'], status: ['created', 'exited']}})
   await Promise.all(stale.map((container) => docker.getContainer(container.Id).remove({force: true}).catch(() => {})))
-}
-
-async function verifyImageExists(docker: Dockerode, image: string): Promise<void> {
-  try {
-    await docker.getImage(image).inspect()
-  } catch (error) {
-    if ((error as {statusCode?: number}).statusCode !== 404) throw error
-    throw new EnvironmentError(`image ${image} is not built on this engine`, {code: 'IMAGE_MISSING', hint: 'build or import it first, or name another with --image'})
-  }
 }
 
 async function createContainer(docker: Dockerode, spec: SandboxSpec, kind: 'docker' | 'podman', notice: (line: string) => void): Promise<Dockerode.Container> {

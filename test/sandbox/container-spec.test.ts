@@ -6,13 +6,16 @@ const spec: SandboxSpec = {
   image: 'secure-base:bookworm',
   command: ['npm', 'test'],
   repository: '/home/me/src/untrusted',
+  exclusions: [],
   environment: {TERM: 'xterm'},
   uid: 1000,
   gid: 1000,
   network: false,
+  caBundle: undefined,
   limits: {memoryBytes: 2 * 1024 ** 3, pids: 512, cpus: 2, workspaceBytes: 1024 ** 3},
   init: true,
   tty: false,
+  out: undefined,
   runId: 'abc',
 }
 
@@ -57,9 +60,16 @@ describe('buildContainerSpec (shared/reference/sandbox.md §1 and its traps)', (
     expect(buildContainerSpec({...spec, uid: 0, gid: 0}, {kind: 'docker'}).User).toBe('65534:65534')
   })
 
-  it('gives the command only the environment it is given, and runs it in a copy', () => {
-    const body = buildContainerSpec(spec, {kind: 'docker'})
+  it('gives the command only the environment it is given, and hands exclusions and command over as separate arguments', () => {
+    const body = buildContainerSpec({...spec, exclusions: ['./node_modules', './a $(b)']}, {kind: 'docker'})
     expect(body.Env).toEqual(['HOME=/tmp', 'TERM=xterm'])
-    expect(body.Cmd).toEqual(['sh', '-c', 'cp -a /src /workspace/repo && cd /workspace/repo && exec "$@"', 'secure-run', 'npm', 'test'])
+    expect(body.Cmd).toEqual(['sh', '-c', expect.stringContaining('exec "$@"'), 'secure-run', '2', './node_modules', './a $(b)', '0', 'npm', 'test'])
+  })
+
+  it('gives a networked run the host CA bundle, read-only, and points tools at it', () => {
+    const body = buildContainerSpec({...spec, network: true, caBundle: '/etc/ssl/certs/ca-certificates.crt'}, {kind: 'podman'})
+    expect(body.HostConfig?.Mounts).toContainEqual({Type: 'bind', Source: '/etc/ssl/certs/ca-certificates.crt', Target: '/etc/secure-host-ca.crt', ReadOnly: true})
+    expect(body.Env).toEqual(expect.arrayContaining(['NODE_EXTRA_CA_CERTS=/etc/secure-host-ca.crt', 'SSL_CERT_FILE=/etc/secure-host-ca.crt']))
+    expect(body.HostConfig?.NetworkMode).toBe('bridge')
   })
 })

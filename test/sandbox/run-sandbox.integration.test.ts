@@ -1,52 +1,32 @@
 import {execFileSync} from 'node:child_process'
 import {once} from 'node:events'
-import {chmod, copyFile, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {copyFile, readdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {cliEntry, givenCliWorkspace} from '../helpers/cli.js'
-
-/**
- * The engines this machine has: rootful Docker, and rootless Podman served for another user (the
- * one scripts/setup-engines makes). CI must have both; a developer machine runs what it has.
- */
-async function findEngines(): Promise<Array<{name: string; url: string}>> {
-  const engines: Array<{name: string; url: string}> = []
-  const isSocket = async (path: string) => (await stat(path).catch(() => undefined))?.isSocket() ?? false
-  if (await isSocket('/var/run/docker.sock')) engines.push({name: 'Docker', url: 'unix:///var/run/docker.sock'})
-  // The Podman of scripts/setup-engines' user, else this user's own: not any other user's.
-  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '')
-  const setupUid = /^secure-podman:[^:]*:(\d+):/m.exec(passwd)?.[1]
-  const runtimeDirectory = setupUid ? `/run/user/${setupUid}` : process.env.XDG_RUNTIME_DIR
-  const socket = runtimeDirectory && `${runtimeDirectory}/podman/podman.sock`
-  if (socket && (await isSocket(socket))) engines.push({name: 'rootless Podman', url: `unix://${socket}`})
-  return engines
-}
+import {REQUIRED_ENGINES, TEST_BASE_IMAGE, findEngines, givenSandboxWorkspace} from '../helpers/engines.js'
 
 const engines = await findEngines()
-const required = ['Docker', 'rootless Podman']
-const IMAGE = 'secure-base:bookworm'
+const IMAGE = TEST_BASE_IMAGE
 const escapeBattery = fileURLToPath(new URL('../fixtures/sandbox/escape-battery.sh', import.meta.url))
 
 describe('engines present', () => {
   it.runIf(process.env.CI)('CI has Docker and rootless Podman', () => {
-    expect(engines.map((engine) => engine.name)).toEqual(required)
+    expect(engines.map((engine) => engine.name)).toEqual(REQUIRED_ENGINES)
   })
 })
 
-describe.each(engines)('secure run on $name', ({name, url}) => {
+describe.each(engines)('secure run on $name', (engine) => {
+  const {name, url} = engine
   /** An "untrusted" repository, readable by the engine's user, and a shell holding credentials. */
   async function givenUntrustedRepository() {
-    const workspace = await givenCliWorkspace()
-    await chmod(workspace.root, 0o755)
-    for (const directory of [workspace.home, join(workspace.home, 'src'), workspace.repository]) await chmod(directory, 0o755)
-    execFileSync('git', ['init', '-q', workspace.repository])
+    const workspace = await givenSandboxWorkspace(engine)
     await writeFile(join(workspace.repository, 'package.json'), '{"name": "untrusted", "scripts": {"test": "true"}}\n')
-    const run = (args: string[], env: Record<string, string> = {}) =>
-      workspace.run(['run', '--engine', url, '--image', IMAGE, ...args], {env: {TERM: 'xterm-test', NPM_TOKEN: 'npm_hostTokenThatMustNotLeak00', SSH_AUTH_SOCK: '/tmp/agent.sock', ...env}})
-    return {...workspace, runSandboxed: run}
+    const runSandboxed = (args: string[], env: Record<string, string> = {}) => workspace.runSandboxed(['--image', IMAGE, ...args], env)
+    return {...workspace, runSandboxed}
   }
 
   it('passes the exit code through and says what isolation the run got', async () => {
@@ -175,6 +155,16 @@ describe.each(engines)('secure run on $name', ({name, url}) => {
     const refused = await runSandboxed(['--env', 'NPM_TOKEN', '--', 'true'])
     expect(refused.exitCode).toBe(77)
     expect(refused.stderr).toBe('secure: error: refusing to pass NPM_TOKEN into the sandbox: it looks like a credential\nhint: the sandbox is for code you do not trust; if you really mean it, add --force-env')
+  })
+
+  it('turns the network on from the repository profile only once the profile is allowed; --no-network wins', async () => {
+    const {runSandboxed, repository, run} = await givenUntrustedRepository()
+    await writeFile(join(repository, '.secure.toml'), '[sandbox]\nnetwork = true\n')
+    const interfaces = async (args: string[] = []) => (await runSandboxed([...args, '--', 'ls', '/sys/class/net'])).stdout.split('\n').sort()
+    expect(await interfaces()).toEqual(['lo'])
+    expect((await run(['allow'])).exitCode).toBe(0)
+    expect((await interfaces()).length).toBeGreaterThan(1)
+    expect(await interfaces(['--no-network'])).toEqual(['lo'])
   })
 
   it.runIf(name === 'Docker')('refuses a rootful engine with --require-rootless', async () => {
