@@ -27,7 +27,7 @@ function rawDockerArguments(repository, command) {
     '--tmpfs', '/tmp:rw,exec,nosuid,nodev,size=512m', '--tmpfs', '/workspace:rw,exec,nosuid,nodev,size=2147483648,uid=65534,gid=65534,mode=0700',
     '--mount', `type=bind,source=${repository},target=/src,readonly`, '--network', 'none', '--ipc', 'private',
     '--pids-limit', '512', '--memory', '2g', '--memory-swap', '2g', '--cpus', '2', '--init', '-w', '/workspace', IMAGE,
-    'sh', '-c', `cp -a /src /workspace/repo && cd /workspace/repo && exec "$@"`, 'secure-run', ...command,
+    'sh', '-c', 'mkdir /workspace/repo && tar -C /src -cf - . | tar -C /workspace/repo -xpf - && cd /workspace/repo && exec "$@"', 'secure-run', ...command,
   ]
 }
 
@@ -45,7 +45,7 @@ export function runSandboxBenchmark({node = process.execPath, runs = 15} = {}) {
       for (let file = 0; file < 100; file++) writeFileSync(join(large, `d${directory}`, `f${file}.js`), `export const value = ${file}\n`)
     }
     const environment = {PATH: process.env.PATH, HOME: workspace}
-    const secure = (repository) => timeRun(node, [join(root, 'bin', 'run.js'), 'run', '--engine', 'unix:///var/run/docker.sock', '--', 'true'], {cwd: repository, env: environment})
+    const secure = (repository) => timeRun(node, [join(root, 'bin', 'run.js'), 'run', '--engine', 'unix:///var/run/docker.sock', '--image', IMAGE, '--', 'true'], {cwd: repository, env: environment})
     const raw = (repository) => timeRun(DOCKER, rawDockerArguments(repository, ['true']), {env: environment})
     for (let index = 0; index < 2; index++) (secure(small), raw(small))
     const secureTimes = []

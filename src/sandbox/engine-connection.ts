@@ -4,6 +4,7 @@ import type Dockerode from 'dockerode'
 import {EnvironmentError} from '../errors.js'
 import {type EngineCandidate, type EngineEndpoint, describeEndpoint, engineDiscoveryInputs, listEngineCandidates} from './engine-candidates.js'
 import {type EngineFacts, type EngineInfoSource, detectEngineFacts} from './engine-facts.js'
+import {loadDockerode} from './load-dockerode.js'
 
 /** An engine that answered, with what it is. */
 export interface ConnectedEngine {
@@ -19,13 +20,13 @@ export interface ConnectedEngine {
  */
 export async function connectToEngine(candidates: readonly EngineCandidate[], options: {timeoutMs?: number} = {}): Promise<ConnectedEngine> {
   const tried: string[] = []
-  // dockerode is loaded only by commands that use an engine (it costs ~250 ms to load).
-  const {default: Docker} = await import('dockerode')
+  // dockerode is loaded only by commands that use an engine, and without what they do not use.
+  const Docker = await loadDockerode()
   for (const candidate of candidates) {
     const where = `${candidate.source}: ${describeEndpoint(candidate.endpoint)}`
     const docker = new Docker(await dockerodeOptions(candidate.endpoint, options.timeoutMs ?? 10_000))
     try {
-      await docker.ping()
+      // No separate ping: the first question detection asks fails the same way on a dead engine.
       return {candidate, facts: await detectEngineFacts(engineInfoSource(docker)), docker}
     } catch (error) {
       if (candidate.explicit) {

@@ -16,6 +16,7 @@ import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec} from './co
 import {copyOutOfArchive, verifyOutPath} from './copy-out.js'
 import {describeEndpoint} from './engine-candidates.js'
 import {connectToChosenEngine} from './engine-connection.js'
+import {loadDockerode} from './load-dockerode.js'
 import {describeIsolation} from './engine-facts.js'
 import {DEFAULT_BASE_IMAGE, prepareRunImage} from './sandbox-image.js'
 import {listWorkspaceExclusions} from './workspace-exclusions.js'
@@ -70,8 +71,11 @@ export interface RunSandboxContext {
 export async function runSandbox(options: RunSandboxOptions, context: RunSandboxContext): Promise<number> {
   const outPaths = options.outPaths.map((path) => verifyOutPath(path))
   const environment = sandboxEnvironment(options, context.environment)
+  // Loading dockerode (~100 ms) overlaps reading the profile; connecting waits for both.
+  const dockerodeLoaded = loadDockerode()
   // A repository's own [sandbox] table counts only once the user allowed its profile.
   const {userConfig, profile} = await loadProfileForDirectory(options.repository, context.paths, context.environment)
+  await dockerodeLoaded
   const settings = userConfig.sandbox
   const requireRootless = options.requireRootless || profile.sandbox.requireRootless === true || settings.requireRootless === true
   const network = options.network ?? profile.sandbox.network ?? false

@@ -33,6 +33,12 @@ describe('connectToEngine', () => {
     })
   })
 
+  it('still reaches an engine over SSH (its transport is loaded on first use, not at start-up)', async () => {
+    // Nothing listens on port 1: the SSH client itself must report the refused connection.
+    const ssh: EngineCandidate = {endpoint: {protocol: 'ssh', host: '127.0.0.1', port: 1, username: 'me'}, source: '--engine', explicit: true}
+    await expect(connectToEngine([ssh])).rejects.toMatchObject({code: 'ENGINE_UNREACHABLE', message: expect.stringMatching(/does not answer \(ECONNREFUSED\)$/)})
+  })
+
   it('says in one line that no engine was found, and what to do', async () => {
     await expect(connectToEngine([])).rejects.toMatchObject({code: 'ENGINE_MISSING', message: 'no container engine found', hint: expect.stringContaining('rootless Podman')})
   })
