@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode'
 
-import {EnvironmentError} from '../errors.js'
-import {type Progress} from '../output.js'
+import {EnvironmentError, UsageError} from '../errors.js'
+import {type Output, type Progress} from '../output.js'
 import {type SecurePaths} from '../paths.js'
 import {readUserConfig} from '../profile/user-config.js'
 import {BUILT_FROM_LABEL, type ImageState, TEMPLATE_LABEL, buildSandboxImage, imageExists, inspectImageState} from './build-image.js'
@@ -49,7 +49,7 @@ export async function prepareRunImage(docker: Dockerode, named: string | undefin
 export async function buildNamedImage(docker: Dockerode, name: string, context: ImageBuildContext): Promise<ImageChoice> {
   const choice = parseImageChoice(name)
   if (!choice) {
-    throw new EnvironmentError(`"${name}" is not one of secure's images`, {
+    throw new UsageError(`"${name}" is not one of secure's images`, {
       code: 'IMAGE_UNKNOWN',
       hint: `choose one of: ${imageNames()}`,
     })
@@ -108,8 +108,7 @@ export interface ImageCommandContext {
   environment: Readonly<Record<string, string | undefined>>
   paths: Pick<SecurePaths, 'configFile' | 'home' | 'cacheDirectory'>
   engineFlag: string | undefined
-  notice: (line: string) => void
-  progress: (title: string) => Progress
+  output: Pick<Output, 'notice' | 'progress'>
 }
 
 /** Connects to the chosen engine with the user's `[sandbox]` settings: what both image commands start with. */
@@ -122,8 +121,8 @@ export async function openImageEngine(context: ImageCommandContext): Promise<{do
       baseImage: sandbox.baseImage ?? DEFAULT_BASE_IMAGE,
       cacheDirectory: context.paths.cacheDirectory,
       architecture: engine.facts.architecture,
-      notice: context.notice,
-      progress: context.progress,
+      notice: (line) => context.output.notice(line),
+      progress: (title) => context.output.progress(title),
     },
   }
 }

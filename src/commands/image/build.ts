@@ -20,13 +20,7 @@ itself the first time; use this to rebuild after secure or the base image change
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ImageBuild)
     const {buildNamedImage, openImageEngine} = await import('../../sandbox/sandbox-image.js')
-    const {docker, build} = await openImageEngine({
-      environment: this.environment,
-      paths: this.paths,
-      engineFlag: flags.engine,
-      notice: (line) => this.output.notice(line),
-      progress: (title) => this.output.progress(title),
-    })
+    const {docker, build} = await openImageEngine({environment: this.environment, paths: this.paths, engineFlag: flags.engine, output: this.output})
     await buildNamedImage(docker, args.name, build)
   }
 }

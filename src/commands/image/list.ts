@@ -13,13 +13,7 @@ export default class ImageList extends SecureCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(ImageList)
     const {listSandboxImages, openImageEngine, formatImageListing} = await import('../../sandbox/sandbox-image.js')
-    const {docker, build} = await openImageEngine({
-      environment: this.environment,
-      paths: this.paths,
-      engineFlag: flags.engine,
-      notice: (line) => this.output.notice(line),
-      progress: (title) => this.output.progress(title),
-    })
+    const {docker, build} = await openImageEngine({environment: this.environment, paths: this.paths, engineFlag: flags.engine, output: this.output})
     const images = await listSandboxImages(docker, build.baseImage)
     if (!this.jsonEnabled()) this.output.result(formatImageListing(images))
     return {images}
