@@ -70,6 +70,8 @@ describe('buildContainerSpec (shared/reference/sandbox.md §1 and its traps)', (
     const body = buildContainerSpec({...spec, network: true, caBundle: '/etc/ssl/certs/ca-certificates.crt'}, {kind: 'podman'})
     expect(body.HostConfig?.Mounts).toContainEqual({Type: 'bind', Source: '/etc/ssl/certs/ca-certificates.crt', Target: '/etc/secure-host-ca.crt', ReadOnly: true})
     expect(body.Env).toEqual(expect.arrayContaining(['NODE_EXTRA_CA_CERTS=/etc/secure-host-ca.crt', 'SSL_CERT_FILE=/etc/secure-host-ca.crt']))
-    expect(body.HostConfig?.NetworkMode).toBe('bridge')
+    // Rootless Podman reaches the network through slirp4netns; Docker through its bridge.
+    expect(body.HostConfig?.NetworkMode).toBe('slirp4netns')
+    expect(buildContainerSpec({...spec, network: true, caBundle: undefined}, {kind: 'docker'}).HostConfig?.NetworkMode).toBe('bridge')
   })
 })
