@@ -3,7 +3,7 @@ import {type Writable} from 'node:stream'
 import {type AuditContext, appendAuditRecord, describeCommand} from '../audit/index.js'
 import {PolicyError} from '../errors.js'
 import {type SecurePaths, displayPath} from '../paths.js'
-import {type Profile, type ProfileSecret, loadProfileForDirectory, selectSecretNames} from '../profile/load-profile.js'
+import {type Profile, type ProfileSecret, loadProfileForDirectory, selectSecretNames, verifyProfileIsTrusted} from '../profile/load-profile.js'
 import {type OnePasswordSettings} from '../profile/user-config.js'
 import {type SecretProvider} from '../secrets/provider.js'
 import {type ReferenceDialect} from '../secrets/reference.js'
@@ -114,16 +114,6 @@ export async function runExec(options: ExecOptions, context: ExecContext): Promi
     await appendAuditRecord(auditContext, {event: 'exec.end', cwd: options.cwd, details: {command, error: (error as {code?: string}).code ?? 'FAILED'}})
     throw error
   }
-}
-
-function verifyProfileIsTrusted(profile: Profile, home: string): void {
-  const {source} = profile
-  if (source.kind !== 'repository' || source.trust === 'allowed') return
-  const where = displayPath(source.file, home)
-  throw new PolicyError(
-    source.problem ? `${where} is not allowed, and cannot be: ${source.problem}` : `${where} is not allowed (it is new, or changed or moved since it was allowed)`,
-    {code: 'PROFILE_NOT_ALLOWED', hint: source.problem ? 'fix the profile, review it, then run secure allow' : `review it (secure status shows what it asks for), then run secure allow ${where}`},
-  )
 }
 
 function describeSource(profile: Profile, home: string): string {

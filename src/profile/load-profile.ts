@@ -7,7 +7,7 @@ import {type SecurePaths, displayPath, expandHome} from '../paths.js'
 import {EnvFileSyntaxError, parseEnvFile} from './env-file.js'
 import {type VariableLookup, expandVariables} from './expand-variables.js'
 import {findForbiddenVariableReason} from './forbidden-variables.js'
-import {type ProfileSettings, type SandboxProfileSettings, readProfileSettings} from './profile-settings.js'
+import {type ProfileSettings, type PublishProfileSettings, type SandboxProfileSettings, readProfileSettings} from './profile-settings.js'
 import {type SecretTemplate, parseSecretTemplate} from './secret-template.js'
 import {type TrustState, TrustStore, fingerprintProfile} from './trust-store.js'
 import {type UserConfig, readUserConfig} from './user-config.js'
@@ -40,6 +40,8 @@ export interface Profile {
   sshAgent: boolean
   /** The `[sandbox]` table; empty unless the source is trusted. */
   sandbox: SandboxProfileSettings
+  /** The `[publish]` table; empty unless the source is trusted. */
+  publish: PublishProfileSettings
   /** Lines for the user about profiles that were passed over, and why. */
   notes: readonly string[]
 }
@@ -109,8 +111,23 @@ export async function loadProfile(options: LoadProfileOptions): Promise<Profile>
     mask: settings?.mask ?? true,
     sshAgent: settings?.sshAgent ?? false,
     sandbox: settings?.sandbox ?? {},
+    publish: settings?.publish ?? {},
     notes,
   }
+}
+
+/**
+ * Refuses a repository profile that is not allowed: what every command that hands out a profile's
+ * secrets checks first.
+ */
+export function verifyProfileIsTrusted(profile: Profile, home: string): void {
+  const {source} = profile
+  if (source.kind !== 'repository' || source.trust === 'allowed') return
+  const where = displayPath(source.file, home)
+  throw new PolicyError(
+    source.problem ? `${where} is not allowed, and cannot be: ${source.problem}` : `${where} is not allowed (it is new, or changed or moved since it was allowed)`,
+    {code: 'PROFILE_NOT_ALLOWED', hint: source.problem ? 'fix the profile, review it, then run secure allow' : `review it (secure status shows what it asks for), then run secure allow ${where}`},
+  )
 }
 
 /**

@@ -18,6 +18,26 @@ export interface ProfileSettings {
   sshAgent: boolean | undefined
   /** How `secure run` runs this directory's commands. */
   sandbox: SandboxProfileSettings
+  /** How `secure publish` releases this directory's package. */
+  publish: PublishProfileSettings
+}
+
+/** A profile's `[publish]` table. */
+export interface PublishProfileSettings {
+  /** The registry token, as a 1Password reference: resolved just in time for the upload only. */
+  npmToken?: string
+  /** A one-time password reference (`op://…?attribute=otp`), for accounts with 2FA on publish. */
+  npmOtp?: string
+  /** The registry, tag and access passed explicitly to npm (a tarball's publishConfig could say otherwise). */
+  registry?: string
+  tag?: string
+  access?: 'public' | 'restricted'
+  /** Release tags must be signed and verify (default true). */
+  signedTags?: boolean
+  /** A shell command run in the sandbox before `npm pack` (`npm ci && npm run build`). */
+  build?: string
+  /** Give the build a network (to install dependencies). */
+  network?: boolean
 }
 
 /** A profile's `[sandbox]` table: what a repository's suite needs from `secure run`. */
@@ -30,7 +50,7 @@ export interface SandboxProfileSettings {
   requireRootless?: boolean
 }
 
-const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent', 'sandbox'])
+const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent', 'sandbox', 'publish'])
 
 /** Reads profile settings from parsed TOML; `where` names the file (and table) in errors. */
 export function readProfileSettings(data: Record<string, unknown>, where: string): ProfileSettings {
@@ -75,7 +95,29 @@ export function readProfileSettings(data: Record<string, unknown>, where: string
     mask: data.mask as boolean | undefined,
     sshAgent: data.ssh_agent as boolean | undefined,
     sandbox: readSandboxTable(data.sandbox, fail),
+    publish: readPublishTable(data.publish, fail),
   }
+}
+
+function readPublishTable(table: unknown, fail: (problem: string) => Error): PublishProfileSettings {
+  if (table === undefined) return {}
+  if (!isTable(table)) throw fail('[publish] must be a table')
+  const publish: PublishProfileSettings = {}
+  const text = (value: unknown): value is string => typeof value === 'string' && value !== ''
+  for (const [key, value] of Object.entries(table)) {
+    if (key === 'npm_token' && text(value)) publish.npmToken = value
+    else if (key === 'npm_otp' && text(value)) publish.npmOtp = value
+    else if (key === 'registry' && text(value)) publish.registry = value
+    else if (key === 'tag' && text(value)) publish.tag = value
+    else if (key === 'access' && (value === 'public' || value === 'restricted')) publish.access = value
+    else if (key === 'signed_tags' && typeof value === 'boolean') publish.signedTags = value
+    else if (key === 'build' && text(value)) publish.build = value
+    else if (key === 'network' && typeof value === 'boolean') publish.network = value
+    else {
+      throw fail(`publish.${key} is not a known setting or has a wrong value (npm_token = "op://…", npm_otp, registry, tag, access = "public"|"restricted", signed_tags, build, network)`)
+    }
+  }
+  return publish
 }
 
 function readSandboxTable(table: unknown, fail: (problem: string) => Error): SandboxProfileSettings {

@@ -42,6 +42,8 @@ export interface RunSandboxOptions {
   cpus: number | undefined
   /** `--out PATH`: results copied back into the checkout after the command, regular files only. */
   outPaths: readonly string[]
+  /** Where --out results land instead of the checkout (secure publish's fresh artifact folder). */
+  outDestination?: string
 }
 
 /** Limits of a sandbox when neither the flags nor the user's config set them. */
@@ -152,7 +154,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
         hint: 'run it again; the command\'s result is unknown, so it is not reported as a success',
       })
     }
-    for (const [index, path] of outPaths.entries()) await copyResultOut(join(spec.out!.directory, `${index}.tar`), path, options.repository, context.notice)
+    for (const [index, path] of outPaths.entries()) await copyResultOut(join(spec.out!.directory, `${index}.tar`), path, options.outDestination ?? options.repository, context.notice)
     return StatusCode
   } finally {
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)

@@ -1,0 +1,57 @@
+import {EnvironmentError} from '../errors.js'
+
+/** The parts of a packument (`GET /<name>`) a release needs. */
+export interface Packument {
+  'dist-tags'?: Record<string, string>
+  versions?: Record<string, {dist?: {integrity?: string; tarball?: string}}>
+}
+
+/** The registry URL, always ending in `/`. */
+export function normaliseRegistry(registry: string): string {
+  return registry.endsWith('/') ? registry : `${registry}/`
+}
+
+/**
+ * The npm setting that gives npm a token for this registry and no other: its "nerf-darted" form
+ * (`//host/path/:_authToken`), passed through the child's environment (publishing.md §1).
+ */
+export function registryTokenVariable(registry: string): string {
+  const url = new URL(normaliseRegistry(registry))
+  return `npm_config_//${url.host}${url.pathname}:_authToken`
+}
+
+/** Reads a package's packument; undefined when the registry has never seen the package. */
+export async function fetchPackument(registry: string, name: string): Promise<Packument | undefined> {
+  // Scoped names keep their @ and escape the slash (`@scope%2fname`), as npm requests them.
+  const response = await request(`${normaliseRegistry(registry)}${name.replace('/', '%2f')}`, registry)
+  if (response.status === 404) return undefined
+  if (!response.ok) throw unreachable(registry, `HTTP ${response.status}`)
+  try {
+    return (await response.json()) as Packument
+  } catch (error) {
+    throw unreachable(registry, `a broken answer: ${(error as Error).message}`)
+  }
+}
+
+/** Downloads a published tarball. */
+export async function fetchTarball(url: string, registry: string): Promise<Buffer> {
+  const response = await request(url, registry)
+  if (!response.ok) throw unreachable(registry, `HTTP ${response.status} for ${url}`)
+  try {
+    return Buffer.from(await response.arrayBuffer())
+  } catch (error) {
+    throw unreachable(registry, `a broken answer for ${url}: ${(error as Error).message}`)
+  }
+}
+
+async function request(url: string, registry: string): Promise<Response> {
+  try {
+    return await fetch(url, {headers: {accept: 'application/json'}, signal: AbortSignal.timeout(30_000)})
+  } catch (error) {
+    throw unreachable(registry, String((error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message))
+  }
+}
+
+function unreachable(registry: string, reason: string): EnvironmentError {
+  return new EnvironmentError(`cannot read from the registry ${registry} (${reason})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check the registry URL and your connection'})
+}
