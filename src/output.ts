@@ -1,5 +1,4 @@
 import {Chalk, supportsColorStderr} from 'chalk'
-import ora from 'ora'
 
 import {type SecureError} from './errors.js'
 
@@ -54,16 +53,19 @@ export function createOutput(environment: Readonly<Record<string, string | undef
           fail: () => {},
         }
       }
-      const spinner = ora({text: title, stream: stderr, color: noColor ? false : 'cyan'}).start()
+      // ora is loaded on first use: every command pays for what output.ts imports, few ever build.
+      let text = title
+      const spinner = import('ora').then(({default: ora}) => ora({text, stream: stderr, color: noColor ? false : 'cyan'}).start())
       return {
         update(line) {
           if (!STEP_LINE.test(line)) return
           // One terminal line: a wrapped spinner line cannot be redrawn in place.
           const room = ((stderr as NodeJS.WriteStream).columns ?? 80) - title.length - 4
-          spinner.text = room > 10 ? `${title} ${paint.dim(shorten(line.trim(), room))}` : title
+          text = room > 10 ? `${title} ${paint.dim(shorten(line.trim(), room))}` : title
+          void spinner.then((running) => (running.text = text))
         },
-        done: (summary) => spinner.succeed(summary),
-        fail: () => spinner.fail(title),
+        done: (summary) => void spinner.then((running) => running.succeed(summary)),
+        fail: () => void spinner.then((running) => running.fail(title)),
       }
     },
   }

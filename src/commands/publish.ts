@@ -3,22 +3,24 @@ import * as Flags from '@oclif/core/flags'
 import {SecureCommand} from '../base-command.js'
 
 export default class Publish extends SecureCommand {
-  static override summary = 'Release the package: build it with no credentials, review it, upload exactly that, verify.'
+  static override summary = 'Release the package (npm or PyPI): build it with no credentials, review it, upload exactly that, verify.'
   static override description = `Checks that the work tree is clean and HEAD carries the signed tag of the package's version,
-builds and packs the package in the secure run sandbox (no credentials, no network unless asked),
-shows what the tarball holds and what changed since the latest release, and asks you. Then it
-uploads exactly that tarball with npm publish --ignore-scripts, the registry token resolved from
-1Password just in time and given to that npm process only, checks that the registry serves the
-same bytes, and records the release in the audit log.
+builds and packs the package in the secure run sandbox (no credentials, no network unless asked):
+npm pack for a package.json, python -m build for a pyproject.toml. It shows what goes out and what
+changed since the latest release, and asks you. Then it uploads exactly those files (npm publish
+--ignore-scripts, or twine upload), the registry token resolved from 1Password just in time and
+given to that one process only, checks that the registry serves the same bytes, and records the
+release in the audit log.
 
-The profile's [publish] table names the token (npm_token = "op://…") and may set npm_otp, registry,
-tag, access, signed_tags, build and network; the profile must be allowed.`
+The profile's [publish] table names the token (npm_token or pypi_token = "op://…") and may set
+npm_otp, registry, json_api, tag, access, signed_tags, build, network and kind; the profile must be
+allowed.`
 
   static override examples = ['<%= config.bin %> publish', '<%= config.bin %> publish --dry-run', '<%= config.bin %> publish --tag next']
   static override flags = {
     yes: Flags.boolean({description: 'Publish without asking (for when the review was read some other way); required without a terminal.'}),
     'dry-run': Flags.boolean({description: 'Do everything but the upload.'}),
-    registry: Flags.string({description: 'The registry URL [default: the profile\'s, else https://registry.npmjs.org/].'}),
+    registry: Flags.string({description: 'The registry (npm) or upload URL (PyPI) [default: the profile\'s, else the public one].'}),
     tag: Flags.string({description: 'The dist-tag [default: the profile\'s, else latest].'}),
     access: Flags.option({options: ['public', 'restricted'] as const, description: 'The access [default: the profile\'s, else public].'})(),
     engine: Flags.string({description: 'The container engine for the build: unix:///path.sock, tcp://host:2376 or ssh://user@host.'}),
@@ -27,12 +29,12 @@ tag, access, signed_tags, build and network; the profile must be allowed.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Publish)
-    const [{publishNpm}, {createSecretProvider, referenceDialectOf}, {default: confirm}] = await Promise.all([
-      import('../publish/publish-npm.js'),
+    const [{publishRelease}, {createSecretProvider, referenceDialectOf}, {default: confirm}] = await Promise.all([
+      import('../publish/publish-release.js'),
       import('../secrets/create-provider.js'),
       import('@inquirer/confirm'),
     ])
-    const exitCode = await publishNpm(
+    const exitCode = await publishRelease(
       {
         repository: process.cwd(),
         yes: flags.yes,

@@ -24,12 +24,21 @@ export interface ProfileSettings {
 
 /** A profile's `[publish]` table. */
 export interface PublishProfileSettings {
+  /** Which registry, when the repository has both a package.json and a pyproject.toml. */
+  kind?: 'npm' | 'pypi'
   /** The registry token, as a 1Password reference: resolved just in time for the upload only. */
   npmToken?: string
   /** A one-time password reference (`op://…?attribute=otp`), for accounts with 2FA on publish. */
   npmOtp?: string
-  /** The registry, tag and access passed explicitly to npm (a tarball's publishConfig could say otherwise). */
+  /** The PyPI API token reference (uploaded as user __token__). */
+  pypiToken?: string
+  /**
+   * npm: the registry, passed explicitly (a tarball's publishConfig could say otherwise).
+   * PyPI: the upload URL (https://upload.pypi.org/legacy/).
+   */
   registry?: string
+  /** PyPI: the JSON API the upload is verified against (https://pypi.org/pypi/). */
+  jsonApi?: string
   tag?: string
   access?: 'public' | 'restricted'
   /** Release tags must be signed and verify (default true). */
@@ -105,7 +114,10 @@ function readPublishTable(table: unknown, fail: (problem: string) => Error): Pub
   const publish: PublishProfileSettings = {}
   const text = (value: unknown): value is string => typeof value === 'string' && value !== ''
   for (const [key, value] of Object.entries(table)) {
-    if (key === 'npm_token' && text(value)) publish.npmToken = value
+    if (key === 'kind' && (value === 'npm' || value === 'pypi')) publish.kind = value
+    else if (key === 'npm_token' && text(value)) publish.npmToken = value
+    else if (key === 'pypi_token' && text(value)) publish.pypiToken = value
+    else if (key === 'json_api' && text(value)) publish.jsonApi = value
     else if (key === 'npm_otp' && text(value)) publish.npmOtp = value
     else if (key === 'registry' && text(value)) publish.registry = value
     else if (key === 'tag' && text(value)) publish.tag = value
@@ -114,7 +126,7 @@ function readPublishTable(table: unknown, fail: (problem: string) => Error): Pub
     else if (key === 'build' && text(value)) publish.build = value
     else if (key === 'network' && typeof value === 'boolean') publish.network = value
     else {
-      throw fail(`publish.${key} is not a known setting or has a wrong value (npm_token = "op://…", npm_otp, registry, tag, access = "public"|"restricted", signed_tags, build, network)`)
+      throw fail(`publish.${key} is not a known setting or has a wrong value (kind = "npm"|"pypi", npm_token = "op://…", npm_otp, pypi_token, registry, json_api, tag, access = "public"|"restricted", signed_tags, build, network)`)
     }
   }
   return publish

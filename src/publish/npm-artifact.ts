@@ -105,7 +105,8 @@ export function describeRelease(artifact: NpmArtifact, previous: NpmArtifact | u
   return lines
 }
 
-function formatSize(bytes: number): string {
+/** A size as people read it: `512 B`, `2.0 kB`, `1.3 MB`. */
+export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} kB`
   return `${(bytes / 1024 ** 2).toFixed(1)} MB`

@@ -7,6 +7,14 @@ import {givenCliWorkspace} from './cli.js'
 
 const NETWORK_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy']
 
+/**
+ * How this machine reaches the npm registry (a TLS-intercepting proxy here), as the user's shell has
+ * it: building the Node image fetches Node.js through npm.
+ */
+export function hostNetworkEnvironment(): Record<string, string> {
+  return Object.fromEntries(NETWORK_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]))
+}
+
 /** A container engine the sandbox tests run on. */
 export interface TestEngine {
   name: 'Docker' | 'rootless Podman'
@@ -48,9 +56,7 @@ export async function givenSandboxWorkspace(engine: TestEngine) {
   await chmod(workspace.root, 0o755)
   for (const directory of [workspace.home, join(workspace.home, 'src'), workspace.repository]) await chmod(directory, 0o755)
   execFileSync('git', ['init', '-q', workspace.repository])
-  // How this machine reaches the npm registry (a TLS-intercepting proxy here), as the user's shell has it:
-  // building the Node image fetches Node.js through npm.
-  const network = Object.fromEntries(NETWORK_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]))
+  const network = hostNetworkEnvironment()
   const runSandboxed = (args: readonly string[], env: Record<string, string> = {}) =>
     workspace.run(['run', '--engine', engine.url, ...args], {
       env: {...network, TERM: 'xterm-test', NPM_TOKEN: 'npm_hostTokenThatMustNotLeak00', SSH_AUTH_SOCK: '/tmp/agent.sock', ...env},

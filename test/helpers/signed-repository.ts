@@ -7,7 +7,7 @@ import {join} from 'node:path'
  * with an allowed-signers file, and a GnuPG key in a private GNUPGHOME. `git` runs with that
  * configuration through GIT_CONFIG_GLOBAL and GNUPGHOME, so the user's own settings never join in.
  */
-export async function givenSignedRepository(root: string, manifest: object = {name: 'secure-release-check', version: '1.0.0'}, files: Record<string, string> = {}) {
+export async function givenSignedRepository(root: string, manifest: object | null = {name: 'secure-release-check', version: '1.0.0'}, files: Record<string, string> = {}) {
   const repository = join(root, 'package')
   const keys = join(root, 'keys')
   const gnupgHome = join(root, 'gnupg')
@@ -32,7 +32,8 @@ export async function givenSignedRepository(root: string, manifest: object = {na
   )
 
   run('git', ['init', '-q'])
-  await writeFile(join(repository, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+  // A package.json unless the package is not an npm one (`manifest` null).
+  if (manifest) await writeFile(join(repository, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   await writeFile(join(repository, 'index.js'), 'export const answer = 42\n')
   for (const [name, content] of Object.entries(files)) await writeFile(join(repository, name), content)
   run('git', ['add', '-A'])

@@ -6,18 +6,18 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEntry, findFilesContaining, givenCliWorkspace} from '../helpers/cli.js'
-import {TEST_BASE_IMAGE, findEngines} from '../helpers/engines.js'
+import {TEST_BASE_IMAGE, findEngines, hostNetworkEnvironment} from '../helpers/engines.js'
 import {opDoubleCommand} from '../helpers/op-double.js'
 import {givenSignedRepository} from '../helpers/signed-repository.js'
+import {type PypiIndex, startPypiIndex} from '../helpers/pypi-index.js'
 import {type VerdaccioRegistry, startVerdaccio} from '../helpers/verdaccio.js'
 
 // The build runs in the sandbox: Docker is enough here (the sandbox itself is tested on both engines).
 const docker = (await findEngines()).find((engine) => engine.name === 'Docker')
-const NETWORK_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']
 let registry: VerdaccioRegistry
 
-/** A vault holding the registry token (and a one-time password), as the maintainer's 1Password would. */
-function vaultWith(token: string) {
+/** A vault holding the registry tokens (and a one-time password), as the maintainer's 1Password would. */
+function vaultWith(token: string, pypiToken = 'pypi-unused') {
   return {
     vaults: [
       {
@@ -32,6 +32,7 @@ function vaultWith(token: string) {
               {id: 'otp', label: 'otp', value: '123456', type: 'CONCEALED'},
             ],
           },
+          {id: 'p3ypi4tokenitem5xxxxxxxxxxx', title: 'pypi', fields: [{id: 'credential', label: 'credential', value: pypiToken, type: 'CONCEALED'}]},
         ],
       },
     ],
@@ -44,19 +45,22 @@ let packages = 0
  * A maintainer's machine and the signed, tagged release commit of a package whose allowed profile
  * names the registry token; `publish` runs the built CLI in it.
  */
-async function givenRelease(options: {publish?: string; token?: string; tag?: 'ssh' | 'annotated'; registryUrl?: string} = {}) {
+async function givenRelease(options: {publish?: string; token?: string; pypiToken?: string; tag?: 'ssh' | 'annotated'; registryUrl?: string; python?: boolean} = {}) {
   const name = `secure-e2e-${process.pid}-${++packages}`
-  const registryUrl = options.registryUrl ?? registry.url
+  const registryUrl = options.registryUrl ?? registry?.url
   const publishTable = options.publish ?? `npm_token = "op://Private/npm/credential"\nregistry = "${registryUrl}"`
   const workspace = await givenCliWorkspace({
-    op: {vaults: vaultWith(options.token ?? registry.token)},
+    op: {vaults: vaultWith(options.token ?? registry?.token ?? 'npm-unused', options.pypiToken)},
     config: `[onepassword]\nprovider = "op"\nop_path = "${opDoubleCommand}"\n\n[sandbox]\nbase_image = "${TEST_BASE_IMAGE}"\n`,
   })
-  const fixture = await givenSignedRepository(join(workspace.root, 'release'), {name, version: '1.0.0', main: 'index.js'}, {'.secure.toml': `[publish]\n${publishTable}\n`})
+  const profile = {'.secure.toml': `[publish]\n${publishTable}\n`}
+  const fixture = options.python
+    ? await givenSignedRepository(join(workspace.root, 'release'), null, {...profile, 'pyproject.toml': pyproject(name), 'release_check.py': 'ANSWER = 42\n'})
+    : await givenSignedRepository(join(workspace.root, 'release'), {name, version: '1.0.0', main: 'index.js'}, profile)
   fixture.sign[options.tag ?? 'ssh']('v1.0.0')
   const environment = {
     ...workspace.environment,
-    ...Object.fromEntries(NETWORK_VARIABLES.filter((variable) => process.env[variable]).map((variable) => [variable, process.env[variable]!])),
+    ...hostNetworkEnvironment(),
     GIT_CONFIG_GLOBAL: fixture.environment.GIT_CONFIG_GLOBAL!,
     GIT_CONFIG_NOSYSTEM: '1',
     GNUPGHOME: fixture.environment.GNUPGHOME!,
@@ -64,8 +68,13 @@ async function givenRelease(options: {publish?: string; token?: string; tag?: 's
   const secure = (args: string[]) => execa(process.execPath, [cliEntry, ...args], {cwd: fixture.repository, env: environment, extendEnv: false, reject: false, stdin: 'ignore'})
   expect((await secure(['allow'])).exitCode).toBe(0)
   const publish = (args: string[] = ['--yes']) => secure(['publish', '--engine', docker!.url, ...args])
-  const published = async () => (await fetch(`${registry.url}/${name}`)).status === 200
+  const published = async () => (await fetch(`${registryUrl}/${name}`)).status === 200
   return {name, workspace, fixture, environment, secure, publish, published}
+}
+
+/** A setuptools project, built with the Python image's own setuptools (no network). */
+function pyproject(name: string): string {
+  return `[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "${name}"\nversion = "1.0.0"\n\n[tool.setuptools]\npy-modules = ["release_check"]\n`
 }
 
 async function auditRecords(home: string): Promise<Array<{event: string; details: Record<string, unknown>}>> {
@@ -115,7 +124,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     const started = Date.now()
     const release = await givenRelease()
     const result = await release.publish()
-    expect(result.stderr, result.stderr).toContain(`secure: releasing ${release.name}@1.0.0 from v1.0.0`)
+    expect(result.stderr, result.stderr).toContain(`secure: releasing ${release.name} 1.0.0 from v1.0.0`)
     expect(result.stderr).toMatch(/signed by ssh maintainer@example\.com SHA256:/)
     expect(result.stderr).toMatch(new RegExp(`${release.name}@1\\.0\\.0: 3 files`))
     expect(result.stderr).toContain('first release: nothing published to compare with')
@@ -123,15 +132,19 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     expect(result.exitCode).toBe(0)
 
     const packument = (await (await fetch(`${registry.url}/${release.name}`)).json()) as {versions: Record<string, {dist: {integrity: string}}>}
-    const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish.npm')!
+    const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish')!
+    const integrity = packument.versions['1.0.0']!.dist.integrity
     expect(record.details).toMatchObject({
+      kind: 'npm',
       package: release.name,
       version: '1.0.0',
       registry: `${registry.url}/`,
       tag: 'latest',
+      access: 'public',
       gitTag: 'v1.0.0',
       commit: release.fixture.git(['rev-parse', 'HEAD']).trim(),
-      integrity: packument.versions['1.0.0']!.dist.integrity,
+      files: [{filename: `${release.name}-1.0.0.tgz`, digest: integrity}],
+      served: {[`${release.name}-1.0.0.tgz`]: integrity},
       verified: true,
     })
     expect(record.details.signer).toMatch(/^ssh maintainer@example\.com /)
@@ -206,7 +219,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     const release = await givenRelease({token: 'npm_notARealToken0000000000000000'})
     const result = await release.publish()
     expect(result.exitCode).toBe(69)
-    expect(result.stderr).toContain('secure: error: npm publish failed')
+    expect(result.stderr).toContain('secure: error: npm failed to upload')
     expect(result.stderr).not.toContain('npm_notARealToken0000000000000000')
     expect(await release.published()).toBe(false)
   })
@@ -230,9 +243,55 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
       const release = await givenRelease({registryUrl: lying.url})
       const result = await release.publish()
       expect(result.exitCode, result.stderr).toBe(77)
-      expect(result.stderr).toMatch(/secure: error: THE REGISTRY SERVES DIFFERENT BYTES for .*@1\.0\.0: sha512-dGFtcGVyZWQ=, but secure uploaded sha512-/)
-      const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish.npm')!
-      expect(record.details).toMatchObject({verified: false, servedIntegrity: 'sha512-dGFtcGVyZWQ='})
+      expect(result.stderr).toMatch(/secure: error: THE REGISTRY SERVES DIFFERENT BYTES for .*-1\.0\.0\.tgz: sha512-dGFtcGVyZWQ=, but secure uploaded sha512-/)
+      const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish')!
+      expect(record.details).toMatchObject({verified: false, served: {[`${release.name}-1.0.0.tgz`]: 'sha512-dGFtcGVyZWQ='}})
+    } finally {
+      await lying.close()
+    }
+  })
+})
+
+describe.runIf(docker)('secure publish to a PyPI index, with twine', {timeout: 300_000}, () => {
+  let index: PypiIndex
+  beforeAll(async () => {
+    index = await startPypiIndex()
+  })
+  afterAll(async () => index?.close())
+
+  const pypiProfile = (url: {uploadUrl: string; jsonApiUrl: string}) => `pypi_token = "op://Private/pypi/credential"\nregistry = "${url.uploadUrl}"\njson_api = "${url.jsonApiUrl}"`
+
+  it('builds the sdist and wheel in the sandbox, uploads them with the token in twine\'s environment only, and verifies their sha256', async () => {
+    const started = Date.now()
+    const release = await givenRelease({python: true, publish: pypiProfile(index), pypiToken: index.token})
+    const result = await release.publish()
+    expect(result.stderr, result.stderr).toMatch(/: 2 distribution files/)
+    expect(result.stderr).toContain('the registry serves the same bytes')
+    expect(result.exitCode).toBe(0)
+    const uploaded = index.uploads().filter((upload) => upload.name === release.name)
+    expect(uploaded.map((upload) => upload.filename).sort()).toEqual([`${release.name}-1.0.0.tar.gz`, `${release.name.replaceAll('-', '_')}-1.0.0-py3-none-any.whl`])
+    const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish')!
+    expect(record.details).toMatchObject({kind: 'pypi', package: release.name, version: '1.0.0', verified: true})
+    expect((record.details.files as Array<{digest: string}>).map((file) => file.digest).sort()).toEqual(uploaded.map((upload) => upload.sha256).sort())
+    expect(result.stdout + result.stderr).not.toContain(index.token)
+    expect(await findFilesContaining([release.workspace.root, tmpdir()], index.token, started, [dirname(release.workspace.op.callsFile)])).toEqual([])
+  })
+
+  it('a token the index rejects uploads nothing', async () => {
+    const release = await givenRelease({python: true, publish: pypiProfile(index), pypiToken: 'pypi-notTheRightToken'})
+    const result = await release.publish()
+    expect(result.exitCode).toBe(69)
+    expect(result.stderr).toContain('secure: error: twine failed to upload')
+    expect(index.uploads().filter((upload) => upload.name === release.name)).toEqual([])
+  })
+
+  it('an index that serves other digests than were uploaded is a loud failure', async () => {
+    const lying = await startPypiIndex({tamper: true})
+    try {
+      const release = await givenRelease({python: true, publish: pypiProfile(lying), pypiToken: lying.token})
+      const result = await release.publish()
+      expect(result.exitCode, result.stderr).toBe(77)
+      expect(result.stderr).toMatch(/secure: error: THE REGISTRY SERVES DIFFERENT BYTES for .*1\.0\.0/)
     } finally {
       await lying.close()
     }

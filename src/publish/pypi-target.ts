@@ -1,0 +1,115 @@
+import {createHash} from 'node:crypto'
+import {readFile, readdir, stat} from 'node:fs/promises'
+import {join} from 'node:path'
+import {parse as parseToml} from 'smol-toml'
+
+import {EnvironmentError, UsageError} from '../errors.js'
+import {type PublishProfileSettings} from '../profile/profile-settings.js'
+import {formatSize} from './npm-artifact.js'
+import {tokenSecrets} from './npm-target.js'
+import {type ReleaseTarget} from './release-target.js'
+
+const DEFAULT_UPLOAD_URL = 'https://upload.pypi.org/legacy/'
+const DEFAULT_JSON_API = 'https://pypi.org/pypi/'
+
+/** The JSON API's answer for one release (`GET /pypi/<name>/<version>/json`), as far as needed. */
+interface PypiRelease {
+  info?: {version?: string}
+  urls?: Array<{filename?: string; size?: number; digests?: {sha256?: string}}>
+}
+
+/**
+ * PyPI: `python -m build` in the sandbox (sdist and wheel), `twine upload` with the token in twine's
+ * environment only, the uploaded files' sha256 checked through the JSON API (publishing.md §4).
+ */
+export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
+  const uploadUrl = flags.registry ?? settings.registry ?? DEFAULT_UPLOAD_URL
+  const jsonApi = withSlash(settings.jsonApi ?? DEFAULT_JSON_API)
+  const readRelease = async (name: string, version?: string): Promise<PypiRelease | undefined> => {
+    const url = `${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`
+    const response = await fetch(url, {headers: {accept: 'application/json'}, signal: AbortSignal.timeout(30_000)}).catch((error: unknown) => {
+      throw new EnvironmentError(`cannot read from ${jsonApi} (${String((error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message)})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check json_api under [publish] and your connection'})
+    })
+    if (response.status === 404) return undefined
+    if (!response.ok) throw new EnvironmentError(`cannot read from ${jsonApi} (HTTP ${response.status})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check json_api under [publish] and your connection'})
+    return (await response.json()) as PypiRelease
+  }
+  return {
+    kind: 'pypi',
+    registry: uploadUrl,
+    recordDetails: {jsonApi},
+    async readSource(repository) {
+      const text = await readFile(join(repository, 'pyproject.toml'), 'utf8')
+      const project = (parseToml(text) as {project?: {name?: unknown; version?: unknown}}).project
+      if (typeof project?.name !== 'string' || typeof project.version !== 'string') {
+        throw new UsageError('pyproject.toml has no static [project] name and version', {
+          code: 'PUBLISH_NO_PACKAGE',
+          hint: 'secure publish checks the release tag against [project] version before building, so the version must be written there',
+        })
+      }
+      return {name: normaliseName(project.name), version: project.version}
+    },
+    // No isolation: the build uses the image's setuptools and wheel, as it has no network by default.
+    buildScript: (directory) => `python3 -m build --no-isolation --outdir ${directory}`,
+    async inspect(directory) {
+      const names = (await readdir(directory).catch(() => [] as string[])).filter((name) => name.endsWith('.tar.gz') || name.endsWith('.whl'))
+      const sdist = names.find((name) => name.endsWith('.tar.gz'))
+      if (!sdist || names.length < 1) throw new EnvironmentError('the build made no source distribution', {code: 'PUBLISH_BUILD_FAILED', hint: 'python -m build must produce an sdist (and usually a wheel)'})
+      const [name, version] = splitDistributionName(sdist.slice(0, -'.tar.gz'.length))
+      const files = await Promise.all(
+        names.sort().map(async (filename) => ({path: join(directory, filename), filename, digest: createHash('sha256').update(await readFile(join(directory, filename))).digest('hex')})),
+      )
+      return {name: normaliseName(name), version, files}
+    },
+    isPublished: async (name, version) => (await readRelease(name, version)) !== undefined,
+    async describe(built) {
+      const lines = [`${built.name} ${built.version}: ${built.files.length} distribution files`]
+      for (const file of built.files) lines.push(`  ${formatSize((await stat(file.path)).size).padStart(9)}  ${file.filename}  sha256 ${file.digest}`)
+      const previous = await readRelease(built.name)
+      if (!previous?.info?.version) {
+        lines.push('first release: nothing published to compare with')
+        return lines
+      }
+      const kinds = (files: ReadonlyArray<{filename?: string}>, version: string) => new Set(files.map((file) => (file.filename ?? '').replace(version, '{version}')))
+      const before = kinds(previous.urls ?? [], previous.info.version)
+      const after = kinds(built.files, built.version)
+      lines.push(`changes since ${previous.info.version}:`)
+      const changes = [...[...after].filter((kind) => !before.has(kind)).map((kind) => `  new distribution      ${kind}`), ...[...before].filter((kind) => !after.has(kind)).map((kind) => `  dropped distribution  ${kind}`)]
+      lines.push(...(changes.length > 0 ? changes : ['  the same kinds of distribution files']))
+      return lines
+    },
+    secrets: () => tokenSecrets({reference: settings.pypiToken, setting: 'pypi_token'}),
+    upload(built, values) {
+      return {
+        command: 'twine',
+        // --config-file /dev/null: no ~/.pypirc, so no stored password joins in.
+        args: ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', uploadUrl, '--config-file', '/dev/null', ...built.files.map((file) => file.path)],
+        environment: new Map([
+          ['TWINE_USERNAME', '__token__'],
+          ['TWINE_PASSWORD', values.get('token')!],
+          // No keyring either: twine must use exactly the token it is given.
+          ['PYTHON_KEYRING_BACKEND', 'keyring.backends.null.Keyring'],
+        ]),
+      }
+    },
+    async served(built) {
+      const release = await readRelease(built.name, built.version)
+      return new Map(built.files.map((file) => [file.filename, release?.urls?.find((url) => url.filename === file.filename)?.digests?.sha256]))
+    },
+  }
+}
+
+/** PEP 503: lower case, runs of `-`, `_` and `.` as one `-`. */
+function normaliseName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-')
+}
+
+/** `my_package-1.2.3` → [`my_package`, `1.2.3`] (PEP 625 sdist names: the version has no `-`). */
+function splitDistributionName(stem: string): [string, string] {
+  const cut = stem.lastIndexOf('-')
+  return [stem.slice(0, cut), stem.slice(cut + 1)]
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`
+}
