@@ -27,7 +27,7 @@ export async function connectToEngine(candidates: readonly EngineCandidate[], op
     const docker = new Docker(await dockerodeOptions(candidate.endpoint, options.timeoutMs ?? 10_000))
     try {
       // No separate ping: the first question detection asks fails the same way on a dead engine.
-      return {candidate, facts: await detectEngineFacts(engineInfoSource(docker)), docker}
+      return {candidate, facts: await withDeadline(detectEngineFacts(engineInfoSource(docker)), options.timeoutMs ?? 10_000), docker}
     } catch (error) {
       if (candidate.explicit) {
         throw new EnvironmentError(`the container engine at ${where} does not answer (${reasonOf(error)})`, {
@@ -55,17 +55,35 @@ export async function connectToChosenEngine(
   return connectToEngine(await listEngineCandidates(engineDiscoveryInputs(environment, home, engineFlag, configuredEngine)))
 }
 
-async function dockerodeOptions(endpoint: EngineEndpoint, timeout: number): Promise<Dockerode.DockerOptions> {
+/** An engine that takes the connection but never answers (a hung daemon) must not hang secure. */
+async function withDeadline<T>(work: Promise<T>, milliseconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('no answer'), {code: `no answer in ${milliseconds / 1000} s`})), milliseconds)
+  })
+  try {
+    return await Promise.race([work, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * How dockerode reaches the engine. Only connecting is bounded (docker-modem's connectionTimeout):
+ * its `timeout` is an idle timeout on every request, streams included, so a build step or a test
+ * suite quiet for that long had its wait() cut off and the run lost its exit code.
+ */
+async function dockerodeOptions(endpoint: EngineEndpoint, connectionTimeout: number): Promise<Dockerode.DockerOptions & {connectionTimeout: number}> {
   switch (endpoint.protocol) {
     case 'unix':
-      return {socketPath: endpoint.socketPath, timeout}
+      return {socketPath: endpoint.socketPath, connectionTimeout}
     case 'tcp': {
-      if (!endpoint.tls) return {protocol: 'http', host: endpoint.host, port: endpoint.port, timeout}
+      if (!endpoint.tls) return {protocol: 'http', host: endpoint.host, port: endpoint.port, connectionTimeout}
       const [ca, cert, key] = await Promise.all([endpoint.tls.ca, endpoint.tls.cert, endpoint.tls.key].map((file) => readTlsFile(file)))
-      return {protocol: 'https', host: endpoint.host, port: endpoint.port, ca, cert, key, timeout}
+      return {protocol: 'https', host: endpoint.host, port: endpoint.port, ca, cert, key, connectionTimeout}
     }
     case 'ssh':
-      return {protocol: 'ssh', host: endpoint.host, port: endpoint.port, username: endpoint.username, timeout}
+      return {protocol: 'ssh', host: endpoint.host, port: endpoint.port, username: endpoint.username, connectionTimeout}
   }
 }
 

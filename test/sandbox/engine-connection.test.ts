@@ -1,3 +1,4 @@
+import {createServer} from 'node:http'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -37,6 +38,19 @@ describe('connectToEngine', () => {
     // Nothing listens on port 1: the SSH client itself must report the refused connection.
     const ssh: EngineCandidate = {endpoint: {protocol: 'ssh', host: '127.0.0.1', port: 1, username: 'me'}, source: '--engine', explicit: true}
     await expect(connectToEngine([ssh])).rejects.toMatchObject({code: 'ENGINE_UNREACHABLE', message: expect.stringMatching(/does not answer \(ECONNREFUSED\)$/)})
+  })
+
+  it('gives up on an engine that takes the connection but never answers', async () => {
+    const directory = await makeTempDir()
+    const socketPath = join(directory, 'hung.sock')
+    const hung = createServer(() => {})
+    await new Promise<void>((resolve) => hung.listen(socketPath, resolve))
+    try {
+      await expect(connectToEngine([unix(socketPath, '--engine', true)], {timeoutMs: 300})).rejects.toMatchObject({code: 'ENGINE_UNREACHABLE', message: expect.stringMatching(/does not answer \(no answer in 0\.3 s\)$/)})
+    } finally {
+      hung.closeAllConnections()
+      await new Promise((resolve) => hung.close(resolve))
+    }
   })
 
   it('says in one line that no engine was found, and what to do', async () => {

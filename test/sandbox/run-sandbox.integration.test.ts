@@ -78,6 +78,13 @@ describe.each(engines)('secure run on $name', (engine) => {
     expect(await readFile(join(repository, 'package.json'), 'utf8')).toContain('"untrusted"')
   })
 
+  it('keeps the exit code of a command that is quiet for longer than the engine connection timeout (10 s)', {timeout: 60_000}, async () => {
+    const {runSandboxed} = await givenUntrustedRepository()
+    const result = await runSandboxed(['--', 'sh', '-c', 'sleep 11; echo done; exit 3'])
+    expect(result.stdout).toBe('done')
+    expect(result.exitCode).toBe(3)
+  })
+
   it('removes the container when the command ends', async () => {
     const {runSandboxed} = await givenUntrustedRepository()
     const result = await runSandboxed(['--', 'sh', '-c', 'cat /proc/self/cgroup | head -1; hostname'])
