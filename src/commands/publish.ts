@@ -29,10 +29,11 @@ allowed.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Publish)
-    const [{publishRelease}, {createSecretProvider, referenceDialectOf}, {default: confirm}] = await Promise.all([
+    const [{publishRelease}, {createSecretProvider, referenceDialectOf}, {default: confirm}, {default: password}] = await Promise.all([
       import('../publish/publish-release.js'),
       import('../secrets/create-provider.js'),
       import('@inquirer/confirm'),
+      import('@inquirer/password'),
     ])
     const exitCode = await publishRelease(
       {
@@ -59,6 +60,7 @@ allowed.`
         notice: (line) => this.output.notice(line),
         progress: (title) => this.output.progress(title),
         confirm: (message) => confirm({message, default: false}, {input: process.stdin, output: process.stderr}),
+        askSecret: (message) => password({message, mask: '*'}, {input: process.stdin, output: process.stderr}),
       },
     )
     this.setExitCode(exitCode)

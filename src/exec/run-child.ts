@@ -27,6 +27,8 @@ export interface RunChildOptions {
   interactive: boolean
   /** Where signals arrive (`process`). */
   signals: NodeJS.EventEmitter
+  /** `ignore`: the child gets no input at all (default: secure's own stdin). */
+  stdin?: 'inherit' | 'ignore'
 }
 
 /** How the child ended, execa-style. */
@@ -49,7 +51,7 @@ export async function runChild(options: RunChildOptions): Promise<ChildOutcome> 
     cwd: options.cwd,
     env: options.environment,
     extendEnv: false,
-    stdin: 'inherit',
+    stdin: options.stdin ?? 'inherit',
     stdout: masking ? 'pipe' : 'inherit',
     stderr: masking ? 'pipe' : 'inherit',
     reject: false,

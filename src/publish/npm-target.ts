@@ -47,6 +47,8 @@ export function npmTarget(settings: PublishProfileSettings, flags: {registry?: s
       return describeRelease(await readNpmArtifactFile(built.files[0]!.path), previous)
     },
     secrets: () => tokenSecrets({reference: settings.npmToken, setting: 'npm_token'}, settings.npmOtp ? {reference: settings.npmOtp, setting: 'npm_otp'} : undefined),
+    // npm says EOTP, or asks for the code in words, when the account or package requires 2FA to publish.
+    wantsOneTimePassword: (output) => /\bEOTP\b|one-time password/i.test(output),
     upload(built, values) {
       const args = ['publish', built.files[0]!.path, '--ignore-scripts', '--registry', registry, '--tag', tag, '--access', access]
       if (values.has('otp')) args.push('--otp', values.get('otp')!)

@@ -1,7 +1,7 @@
 import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {Readable, type Writable} from 'node:stream'
+import {Readable, Writable} from 'node:stream'
 
 import {type AuditContext, appendAuditRecord} from '../audit/index.js'
 import {EnvironmentError, PolicyError, UsageError} from '../errors.js'
@@ -19,7 +19,7 @@ import {runSandbox} from '../sandbox/run-sandbox.js'
 import {npmTarget} from './npm-target.js'
 import {pypiTarget} from './pypi-target.js'
 import {verifyReleaseCommit} from './release-commit.js'
-import {type ReleaseTarget} from './release-target.js'
+import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
 
 /** What the user asked `secure publish` for; undefined is "not given" (the profile decides). */
 export interface PublishOptions {
@@ -53,6 +53,8 @@ export interface PublishContext {
   progress: (title: string) => Progress
   /** Asks a yes/no question on the terminal. */
   confirm: (question: string) => Promise<boolean>
+  /** Asks for a secret on the terminal (not echoed): a one-time password the registry wants. */
+  askSecret: (question: string) => Promise<string>
 }
 
 /** Where the sandbox packs the release, inside its throwaway workspace. */
@@ -104,19 +106,12 @@ export async function publishRelease(options: PublishOptions, context: PublishCo
 
     // 4. Upload exactly those files, the token resolved now and given to the upload only.
     const values = await resolveSecrets(secrets, () => context.createProvider(userConfig.onePassword, context.environment), dialect)
-    const upload = target.upload(built, values)
-    const {environment} = buildChildEnvironment(context.environment, {secrets: upload.environment, sshAgent: false, marker: 'secure publish'})
-    const outcome = await runChild({
-      command: upload.command,
-      args: upload.args,
-      cwd: workspace,
-      environment,
-      maskValues: [...values.values()],
-      stdout: context.stderr,
-      stderr: context.stderr,
-      interactive: false,
-      signals: context.signals,
-    })
+    let outcome = await uploadOnce(target, built, values, context, workspace)
+    // A registry that wants a one-time password the profile does not name: ask the human, once.
+    if (outcome.exitCode !== 0 && !values.has('otp') && context.interactive && target.wantsOneTimePassword(outcome.output)) {
+      values.set('otp', (await context.askSecret('The registry asks for a one-time password:')).trim())
+      outcome = await uploadOnce(target, built, values, context, workspace)
+    }
     const record = {
       kind: target.kind,
       package: built.name,
@@ -131,7 +126,7 @@ export async function publishRelease(options: PublishOptions, context: PublishCo
     const auditContext = {...context.audit, logPath: context.paths.auditLog}
     if (outcome.exitCode !== 0) {
       await appendAuditRecord(auditContext, {event: 'publish.failed', cwd: options.repository, details: {...record, exitCode: outcome.exitCode}})
-      throw new EnvironmentError(`${upload.command} failed to upload (exit ${outcome.exitCode}); its output is above`, {
+      throw new EnvironmentError(`${outcome.command} failed to upload (exit ${outcome.exitCode}); its output is above`, {
         code: 'PUBLISH_UPLOAD_FAILED',
         hint: 'a rejected token or one-time password is the usual cause (401, 403, EOTP); fix it in 1Password and run secure publish again',
       })
@@ -160,6 +155,36 @@ export async function publishRelease(options: PublishOptions, context: PublishCo
   } finally {
     await rm(workspace, {recursive: true, force: true})
   }
+}
+
+/**
+ * Runs the upload once, its output shown as it comes (masked) and its end kept, to tell why it failed.
+ */
+async function uploadOnce(target: ReleaseTarget, built: BuiltRelease, values: ReadonlyMap<string, string>, context: PublishContext, cwd: string) {
+  const upload = target.upload(built, values)
+  const {environment} = buildChildEnvironment(context.environment, {secrets: upload.environment, sshAgent: false, marker: 'secure publish'})
+  let output = ''
+  const shown = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      output = (output + chunk.toString('utf8')).slice(-16_384)
+      context.stderr.write(chunk, done)
+    },
+  })
+  const {exitCode} = await runChild({
+    command: upload.command,
+    args: upload.args,
+    cwd,
+    environment,
+    maskValues: [...values.values()],
+    stdout: shown,
+    stderr: shown,
+    interactive: false,
+    signals: context.signals,
+    // No terminal for the upload: npm would otherwise ask for a one-time password (or open a web
+    // login) itself; secure asks instead, masked, and passes the code with --otp.
+    stdin: 'ignore',
+  })
+  return {command: upload.command, exitCode, output}
 }
 
 /** npm for a package.json, PyPI for a Python project; [publish] kind decides when both are there. */

@@ -79,6 +79,8 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
       return lines
     },
     secrets: () => tokenSecrets({reference: settings.pypiToken, setting: 'pypi_token'}),
+    // PyPI takes API tokens only; 2FA is on the account, never asked at upload.
+    wantsOneTimePassword: () => false,
     upload(built, values) {
       return {
         command: 'twine',

@@ -23,6 +23,8 @@ export interface ReleaseTarget {
   describe(built: BuiltRelease): Promise<string[]>
   /** The secrets the upload needs, named `token` (and `otp`); checked before anything is built. */
   secrets(): ProfileSecret[]
+  /** Whether a failed upload's output says the registry wants a one-time password (npm's EOTP). */
+  wantsOneTimePassword(output: string): boolean
   /** The upload: one child process, its arguments, and what it gets in its environment. */
   upload(built: BuiltRelease, values: ReadonlyMap<string, string>): {command: string; args: string[]; environment: Map<string, string>}
   /** What the registry serves now for this version, per file: its digest, or undefined when absent. */

@@ -237,6 +237,35 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     }
   })
 
+  it('asks for the one-time password the registry wants when the profile names none, and publishes with it', async () => {
+    const guarded = await startTamperingRegistry({tamper: false, otp: '654321'})
+    try {
+      const release = await givenRelease({registryUrl: guarded.url})
+      // On a terminal, as a maintainer types: "y" at the confirmation, then the code from their authenticator.
+      const command = `${process.execPath} ${cliEntry} publish --engine ${docker!.url}`
+      const session = execa('script', ['-qec', command, '/dev/null'], {cwd: release.fixture.repository, env: release.environment, extendEnv: false, reject: false, stdin: 'pipe'})
+      let screen = ''
+      const answered = new Set<string>()
+      session.stdout!.on('data', (chunk: Buffer) => {
+        screen += chunk.toString('utf8')
+        for (const [prompt, answer] of [['Publish', 'y\r'], ['The registry asks for a one-time password', '654321\r']] as const) {
+          if (screen.includes(prompt) && !answered.has(prompt)) {
+            answered.add(prompt)
+            session.stdin!.write(answer)
+          }
+        }
+      })
+      const result = await session
+      expect(result.stdout).toContain('The registry asks for a one-time password')
+      expect(result.stdout).not.toContain('654321')
+      expect(result.stdout).toContain('the registry serves the same bytes')
+      expect(result.exitCode).toBe(0)
+      expect(await release.published()).toBe(true)
+    } finally {
+      await guarded.close()
+    }
+  })
+
   it('a registry that serves other bytes than were uploaded is a loud failure, and recorded', async () => {
     const lying = await startTamperingRegistry({tamper: true})
     try {
