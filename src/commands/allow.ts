@@ -8,7 +8,7 @@ export default class Allow extends SecureCommand {
 or a move, makes it inert again until you allow it again.`
 
   static override examples = ['<%= config.bin %> allow', '<%= config.bin %> allow ~/src/project']
-  static override args = {path: Args.string({description: 'The .secure.toml, or its directory (default: the nearest one upwards).'})}
+  static override args = {path: Args.string({ignoreStdin: true, description: 'The .secure.toml, or its directory (default: the nearest one upwards).'})}
 
   async run(): Promise<void> {
     const {args} = await this.parse(Allow)

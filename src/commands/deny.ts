@@ -5,7 +5,7 @@ import {SecureCommand} from '../base-command.js'
 export default class Deny extends SecureCommand {
   static override summary = 'Block a repository\'s profile, whatever it contains.'
   static override examples = ['<%= config.bin %> deny', '<%= config.bin %> deny ~/src/untrusted']
-  static override args = {path: Args.string({description: 'The .secure.toml, or its directory (default: the nearest one upwards).'})}
+  static override args = {path: Args.string({ignoreStdin: true, description: 'The .secure.toml, or its directory (default: the nearest one upwards).'})}
 
   async run(): Promise<void> {
     const {args} = await this.parse(Deny)

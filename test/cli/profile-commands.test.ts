@@ -2,7 +2,9 @@ import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {givenCliWorkspace} from '../helpers/cli.js'
+import {execa} from 'execa'
+
+import {cliEntry, givenCliWorkspace} from '../helpers/cli.js'
 
 const PROFILE = `[secrets]
 NPM_TOKEN = "op://Private/npm/credential"
@@ -136,5 +138,14 @@ describe('bad input', () => {
     const result = await workspace.run(['status', '--json'])
     expect(result.exitCode).toBe(2)
     expect(JSON.parse(result.stdout)).toEqual({error: {code: 'CONFIG_INVALID', message: expect.stringContaining('onepassword.auth'), hint: expect.any(String)}})
+  })
+
+  it('allow ignores whatever is piped to it (a shell reading commands from the same input)', async () => {
+    const workspace = await givenCliWorkspace()
+    await writeFile(join(workspace.repository, '.secure.toml'), PROFILE)
+    const result = await execa(process.execPath, [cliEntry, 'allow'], {cwd: workspace.repository, env: workspace.environment, extendEnv: false, reject: false, input: '/etc\n'})
+    expect(result.exitCode).toBe(0)
+    expect(result.stderr).toContain('.secure.toml')
+    expect(result.stderr).not.toContain('/etc')
   })
 })

@@ -12,7 +12,7 @@ your config (default debian:bookworm-slim). secure run builds the image a reposi
 itself the first time; use this to rebuild after secure or the base image changed.`
 
   static override examples = ['<%= config.bin %> image build node:22', '<%= config.bin %> image build python --engine unix:///run/user/1000/podman/podman.sock']
-  static override args = {name: Args.string({description: 'The image: base, node, node:22, node:24, node:26 or python.', required: true})}
+  static override args = {name: Args.string({ignoreStdin: true, description: 'The image: base, node, node:22, node:24, node:26 or python.', required: true})}
   static override flags = {
     engine: Flags.string({description: 'The container engine: unix:///path.sock, tcp://host:2376 or ssh://user@host.'}),
   }
