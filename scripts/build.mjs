@@ -18,8 +18,14 @@ await build({
   absWorkingDir: root,
   // oclif finds each command at dist/commands/<id>.js (package.json "oclif.commands"), so every
   // command is an entry point of its own, kept at its place in the tree.
-  // The masker is an entry point too: bench/masking.js measures it on its own.
-  entryPoints: [join(root, 'src', 'run.ts'), join(root, 'src', 'exec', 'masking.ts'), ...(await sourcesUnder(join(root, 'src', 'commands')))].map((file) => relative(root, file)),
+  // The masker is an entry point too: bench/masking.js measures it on its own. So is the shell
+  // hook's: it runs on directory changes and must not load oclif.
+  entryPoints: [
+    join(root, 'src', 'run.ts'),
+    join(root, 'src', 'exec', 'masking.ts'),
+    join(root, 'src', 'hook', 'hook-entry.ts'),
+    ...(await sourcesUnder(join(root, 'src', 'commands'))),
+  ].map((file) => relative(root, file)),
   outbase: 'src',
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',

@@ -7,7 +7,7 @@ import {type SecurePaths, displayPath, expandHome} from '../paths.js'
 import {EnvFileSyntaxError, parseEnvFile} from './env-file.js'
 import {type VariableLookup, expandVariables} from './expand-variables.js'
 import {findForbiddenVariableReason} from './forbidden-variables.js'
-import {type ProfileSettings, type PublishProfileSettings, type SandboxProfileSettings, readProfileSettings} from './profile-settings.js'
+import {type HookProfileSettings, type ProfileSettings, type PublishProfileSettings, type SandboxProfileSettings, readProfileSettings} from './profile-settings.js'
 import {type SecretTemplate, parseSecretTemplate} from './secret-template.js'
 import {type TrustState, TrustStore, fingerprintProfile} from './trust-store.js'
 import {type UserConfig, readUserConfig} from './user-config.js'
@@ -42,6 +42,8 @@ export interface Profile {
   sandbox: SandboxProfileSettings
   /** The `[publish]` table; empty unless the source is trusted. */
   publish: PublishProfileSettings
+  /** The `[hook]` table; empty unless the source is trusted. */
+  hook: HookProfileSettings
   /** Lines for the user about profiles that were passed over, and why. */
   notes: readonly string[]
 }
@@ -112,6 +114,7 @@ export async function loadProfile(options: LoadProfileOptions): Promise<Profile>
     sshAgent: settings?.sshAgent ?? false,
     sandbox: settings?.sandbox ?? {},
     publish: settings?.publish ?? {},
+    hook: settings?.hook ?? {},
     notes,
   }
 }

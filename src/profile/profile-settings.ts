@@ -20,7 +20,25 @@ export interface ProfileSettings {
   sandbox: SandboxProfileSettings
   /** How `secure publish` releases this directory's package. */
   publish: PublishProfileSettings
+  /** What the shell hook does in this directory. */
+  hook: HookProfileSettings
 }
+
+/**
+ * A profile's `[hook]` table: the shell functions the hook defines here. Each entry is a program
+ * (`twine`) or a program and its first argument (`npm publish`).
+ */
+export interface HookProfileSettings {
+  /** Commands that need secrets: routed through `secure exec`. Default: the [commands.X] programs. */
+  exec?: readonly string[]
+  /** Commands that run the repository's code: routed through `secure run`. */
+  run?: readonly string[]
+  /** Remove ambient credentials from the shell on entering (as for a profile that is not allowed). */
+  untrusted?: boolean
+}
+
+/** `npm`, or `npm publish`: a program name and at most one argument, nothing a shell would expand. */
+const HOOK_COMMAND = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*( [A-Za-z0-9_][A-Za-z0-9_.:+-]*)?$/
 
 /** A profile's `[publish]` table. */
 export interface PublishProfileSettings {
@@ -59,7 +77,7 @@ export interface SandboxProfileSettings {
   requireRootless?: boolean
 }
 
-const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent', 'sandbox', 'publish'])
+const KNOWN_KEYS = new Set(['secrets', 'env_files', 'commands', 'mask', 'ssh_agent', 'sandbox', 'publish', 'hook'])
 
 /** Reads profile settings from parsed TOML; `where` names the file (and table) in errors. */
 export function readProfileSettings(data: Record<string, unknown>, where: string): ProfileSettings {
@@ -105,7 +123,26 @@ export function readProfileSettings(data: Record<string, unknown>, where: string
     sshAgent: data.ssh_agent as boolean | undefined,
     sandbox: readSandboxTable(data.sandbox, fail),
     publish: readPublishTable(data.publish, fail),
+    hook: readHookTable(data.hook, fail),
   }
+}
+
+function readHookTable(table: unknown, fail: (problem: string) => Error): HookProfileSettings {
+  if (table === undefined) return {}
+  if (!isTable(table)) throw fail('[hook] must be a table')
+  const hook: HookProfileSettings = {}
+  for (const [key, value] of Object.entries(table)) {
+    if ((key === 'exec' || key === 'run') && isStringArray(value)) {
+      const bad = value.find((command) => !HOOK_COMMAND.test(command))
+      if (bad !== undefined) throw fail(`hook.${key}: "${bad}" is not a program name, or a program and one argument`)
+      hook[key] = value
+    } else if (key === 'untrusted' && typeof value === 'boolean') {
+      hook.untrusted = value
+    } else {
+      throw fail(`hook.${key} is not a known setting or has a wrong value (exec = ["twine", "npm publish"], run = ["npm test", "pytest"], untrusted = true|false)`)
+    }
+  }
+  return hook
 }
 
 function readPublishTable(table: unknown, fail: (problem: string) => Error): PublishProfileSettings {
