@@ -2,6 +2,7 @@
 import {formatStartup, runStartupBenchmark} from './startup.js'
 import {runMaskingBenchmark} from './masking.js'
 import {formatSandbox, runSandboxBenchmark} from './sandbox.js'
+import {formatHook, runHookBenchmark} from './hook.js'
 
 const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
@@ -11,3 +12,4 @@ if (major < 22) {
 console.log(formatStartup(runStartupBenchmark()))
 await runMaskingBenchmark({print: true})
 console.log(formatSandbox(runSandboxBenchmark()))
+console.log(formatHook(runHookBenchmark()))

@@ -1,4 +1,6 @@
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
+import {once} from 'node:events'
+import {text} from 'node:stream/consumers'
 import {appendFile, mkdir, open, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {execa} from 'execa'
@@ -51,8 +53,13 @@ async function givenShell(shell: (typeof shells)[number]) {
     const typed = join(workspace.root, 'typed')
     await writeFile(typed, `${lines.join('\n')}\nexit\n`)
     const input = await open(typed, 'r')
-    const result = await execa(shell, argv, {cwd: workspace.home, env: environment, extendEnv: false, reject: false, stdin: input.fd}).finally(() => input.close())
-    return {stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode}
+    try {
+      const child = spawn(shell, argv, {cwd: workspace.home, env: environment, stdio: [input.fd, 'pipe', 'pipe']})
+      const [stdout, stderr] = await Promise.all([text(child.stdout!), text(child.stderr!), once(child, 'close')])
+      return {stdout: stdout.trim(), stderr: stderr.trim()}
+    } finally {
+      await input.close()
+    }
   }
   return {workspace, repositories, type, hookCode: hook.stdout}
 }
