@@ -18,5 +18,6 @@ describe('the starter profile secure init writes', () => {
     expect([...settings.secrets.keys()]).toContain('NPM_TOKEN')
     expect(settings.sandbox).toMatchObject({image: 'node:22', network: true, requireRootless: true})
     expect(settings.publish).toMatchObject({npmToken: 'op://Private/npm/publish-token', build: 'npm ci && npm run build'})
+    expect(settings.hook).toEqual({exec: ['twine', 'npm publish'], run: ['npm test', 'pytest']})
   })
 })
