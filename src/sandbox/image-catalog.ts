@@ -8,8 +8,8 @@ import {UsageError} from '../errors.js'
  * under `localhost/`, so no engine ever tries to pull one from a registry.
  */
 export interface ImageChoice {
-  template: 'base' | 'node' | 'python'
-  /** The template's variant: the Node major for `node`, the Python versions for `python`. */
+  template: 'base' | 'node' | 'python' | 'rust'
+  /** The template's variant: the Node major for `node`, the Python versions for `python`, the Rust version for `rust`. */
   variant: string
   /** The image's name on the engine. */
   tag: string
@@ -21,12 +21,15 @@ export const NODE_MAJORS = ['22', '24', '26'] as const
 const DEFAULT_NODE_MAJOR = '24'
 /** The Python image holds Debian bookworm's 3.11 and trixie's 3.13 side by side. */
 const PYTHON_VARIANT = '3.11-3.13'
+/** The Rust image holds Debian trixie's rustc and cargo. */
+const RUST_VARIANT = '1.85'
 const PLAIN_VARIANT = 'bookworm'
 
 const VARIANTS: Record<ImageChoice['template'], readonly string[]> = {
   base: [PLAIN_VARIANT],
   node: NODE_MAJORS,
   python: [PYTHON_VARIANT],
+  rust: [RUST_VARIANT],
 }
 
 /** Every image secure can build, for `secure image list` and messages. */
@@ -35,7 +38,7 @@ export function listImageChoices(): ImageChoice[] {
 }
 
 /**
- * Reads an image name as the user writes it: a template (`node`, `node:22`, `python`, `base`) or
+ * Reads an image name as the user writes it: a template (`node`, `node:22`, `python`, `rust`, `base`) or
  * the tag of one (`localhost/secure/node:22`). Anything else is not secure's, and is undefined.
  */
 export function parseImageChoice(name: string): ImageChoice | undefined {
@@ -51,8 +54,8 @@ export function parseImageChoice(name: string): ImageChoice | undefined {
 
 /**
  * Picks the image for a repository from what is in it: `package.json` → Node (the newest LTS line
- * its `engines.node`, `.nvmrc` or `.node-version` allows), Python project files → Python, else the
- * plain image.
+ * its `engines.node`, `.nvmrc` or `.node-version` allows), Python project files → Python,
+ * `Cargo.toml` → Rust, else the plain image.
  */
 export async function detectImageChoice(repository: string): Promise<ImageChoice & {reason: string}> {
   const names = new Set(await readdir(repository).catch(() => [] as string[]))
@@ -62,7 +65,8 @@ export async function detectImageChoice(repository: string): Promise<ImageChoice
   }
   const pythonFile = ['pyproject.toml', 'setup.py', 'setup.cfg', 'tox.ini', 'noxfile.py', 'requirements.txt'].find((name) => names.has(name))
   if (pythonFile) return {...choice('python', PYTHON_VARIANT), reason: `found ${pythonFile}`}
-  return {...choice('base', PLAIN_VARIANT), reason: 'found no package.json or Python project file'}
+  if (names.has('Cargo.toml')) return {...choice('rust', RUST_VARIANT), reason: 'found Cargo.toml'}
+  return {...choice('base', PLAIN_VARIANT), reason: 'found no package.json, Python project file or Cargo.toml'}
 }
 
 async function pickNodeMajor(repository: string, names: ReadonlySet<string>): Promise<{major: string; reason: string}> {

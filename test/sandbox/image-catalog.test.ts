@@ -22,6 +22,9 @@ describe('detectImageChoice: the image a repository calls for', () => {
     [{'package.json': 'not json'}, 'localhost/secure/node:24'],
     [{'pyproject.toml': '[project]\n'}, 'localhost/secure/python:3.11-3.13'],
     [{'tox.ini': '[tox]\n'}, 'localhost/secure/python:3.11-3.13'],
+    [{'Cargo.toml': '[package]\n'}, 'localhost/secure/rust:1.85'],
+    // A Python package with a Rust extension (maturin) runs its Python suite.
+    [{'Cargo.toml': '[package]\n', 'pyproject.toml': '[project]\n'}, 'localhost/secure/python:3.11-3.13'],
     [{'Makefile': 'test:\n'}, 'localhost/secure/base:bookworm'],
   ])('%o → %s', async (files, tag) => {
     expect((await detectImageChoice(await givenRepository(files))).tag).toBe(tag)
@@ -39,6 +42,7 @@ describe('parseImageChoice: an image name as the user writes it', () => {
     expect(parseImageChoice('node:26')?.tag).toBe('localhost/secure/node:26')
     expect(parseImageChoice('localhost/secure/python:3.11-3.13')?.template).toBe('python')
     expect(parseImageChoice('base')?.tag).toBe('localhost/secure/base:bookworm')
+    expect(parseImageChoice('rust')?.tag).toBe('localhost/secure/rust:1.85')
   })
 
   it('leaves other images alone', () => {

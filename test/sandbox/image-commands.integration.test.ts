@@ -14,7 +14,7 @@ describe.each(engines)('secure image on $name', {timeout: 240_000}, (engine) => 
     const listed = await workspace.run(['image', 'list', '--json', '--engine', engine.url])
     const {images} = JSON.parse(listed.stdout) as {images: Array<{name: string; state: string; builtFrom: string}>}
     expect(images.find((image) => image.name === 'base:bookworm')).toMatchObject({state: 'current', builtFrom: 'secure-base:bookworm'})
-    expect(images.map((image) => image.name)).toEqual(['base:bookworm', 'node:22', 'node:24', 'node:26', 'python:3.11-3.13'])
+    expect(images.map((image) => image.name)).toEqual(['base:bookworm', 'node:22', 'node:24', 'node:26', 'python:3.11-3.13', 'rust:1.85'])
   })
 
   it('refuses an image it has no template for, in one line naming the ones it has', async () => {
