@@ -42,17 +42,22 @@ const HOOK_COMMAND = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*( [A-Za-z0-9_][A-Za-z0-9_.:+-
 
 /** A profile's `[publish]` table. */
 export interface PublishProfileSettings {
-  /** Which registry, when the repository has both a package.json and a pyproject.toml. */
-  kind?: 'npm' | 'pypi'
+  /** Which registry, when the repository has more than one of package.json, pyproject.toml and Cargo.toml. */
+  kind?: 'npm' | 'pypi' | 'cargo'
   /** The registry token, as a 1Password reference: resolved just in time for the upload only. */
   npmToken?: string
   /** A one-time password reference (`op://…?attribute=otp`), for accounts with 2FA on publish. */
   npmOtp?: string
   /** The PyPI API token reference (uploaded as user __token__). */
   pypiToken?: string
+  /** The crates.io API token reference (sent as the upload's Authorization header). */
+  cargoToken?: string
+  /** npm: stage the version (`npm stage publish`) for a human to approve with 2FA, instead of publishing it. */
+  stage?: boolean
   /**
    * npm: the registry, passed explicitly (a tarball's publishConfig could say otherwise).
    * PyPI: the upload URL (https://upload.pypi.org/legacy/).
+   * crates.io: the web API's base (https://crates.io).
    */
   registry?: string
   /** PyPI: the JSON API the upload is verified against (https://pypi.org/pypi/). */
@@ -61,7 +66,7 @@ export interface PublishProfileSettings {
   access?: 'public' | 'restricted'
   /** Release tags must be signed and verify (default true). */
   signedTags?: boolean
-  /** A shell command run in the sandbox before `npm pack` (`npm ci && npm run build`). */
+  /** A shell command run in the sandbox before the pack (`npm ci && npm run build`). */
   build?: string
   /** Give the build a network (to install dependencies). */
   network?: boolean
@@ -151,9 +156,11 @@ function readPublishTable(table: unknown, fail: (problem: string) => Error): Pub
   const publish: PublishProfileSettings = {}
   const text = (value: unknown): value is string => typeof value === 'string' && value !== ''
   for (const [key, value] of Object.entries(table)) {
-    if (key === 'kind' && (value === 'npm' || value === 'pypi')) publish.kind = value
+    if (key === 'kind' && (value === 'npm' || value === 'pypi' || value === 'cargo')) publish.kind = value
     else if (key === 'npm_token' && text(value)) publish.npmToken = value
     else if (key === 'pypi_token' && text(value)) publish.pypiToken = value
+    else if (key === 'cargo_token' && text(value)) publish.cargoToken = value
+    else if (key === 'stage' && typeof value === 'boolean') publish.stage = value
     else if (key === 'json_api' && text(value)) publish.jsonApi = value
     else if (key === 'npm_otp' && text(value)) publish.npmOtp = value
     else if (key === 'registry' && text(value)) publish.registry = value
@@ -163,7 +170,7 @@ function readPublishTable(table: unknown, fail: (problem: string) => Error): Pub
     else if (key === 'build' && text(value)) publish.build = value
     else if (key === 'network' && typeof value === 'boolean') publish.network = value
     else {
-      throw fail(`publish.${key} is not a known setting or has a wrong value (kind = "npm"|"pypi", npm_token = "op://…", npm_otp, pypi_token, registry, json_api, tag, access = "public"|"restricted", signed_tags, build, network)`)
+      throw fail(`publish.${key} is not a known setting or has a wrong value (kind = "npm"|"pypi"|"cargo", npm_token = "op://…", npm_otp, stage, pypi_token, cargo_token, registry, json_api, tag, access = "public"|"restricted", signed_tags, build, network)`)
     }
   }
   return publish

@@ -1,10 +1,8 @@
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
-import {Readable} from 'node:stream'
-import {createGunzip} from 'node:zlib'
-import {extract} from 'tar-stream'
 
 import {EnvironmentError} from '../errors.js'
+import {readGzippedTar} from './tarball.js'
 
 /** What a package tarball holds, as far as a release review needs. */
 export interface NpmArtifact {
@@ -31,19 +29,12 @@ const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
 export async function readNpmArtifact(bytes: Buffer, where: string): Promise<NpmArtifact> {
   const files: Array<{path: string; size: number}> = []
   let manifestText: string | undefined
-  const entries = extract()
-  Readable.from(bytes).pipe(createGunzip()).on('error', (error) => entries.destroy(error)).pipe(entries)
+  const inPackage = (name: string) => name.replace(/^[^/]+\//, '')
   try {
-    for await (const entry of entries) {
-      const path = entry.header.name.replace(/^[^/]+\//, '')
-      if (entry.header.type === 'file') files.push({path, size: entry.header.size ?? 0})
-      if (path === 'package.json') {
-        const chunks: Buffer[] = []
-        for await (const chunk of entry) chunks.push(chunk as Buffer)
-        manifestText = Buffer.concat(chunks).toString('utf8')
-      } else {
-        entry.resume()
-      }
+    for (const entry of await readGzippedTar(bytes, (name) => inPackage(name) === 'package.json')) {
+      const path = inPackage(entry.name)
+      if (entry.type === 'file') files.push({path, size: entry.size})
+      if (entry.content) manifestText = entry.content.toString('utf8')
     }
   } catch (error) {
     throw new EnvironmentError(`${where} is not a readable package tarball (${(error as Error).message})`, {code: 'PUBLISH_BAD_TARBALL', hint: 'check the build: npm pack must produce it'})

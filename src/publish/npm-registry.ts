@@ -1,4 +1,4 @@
-import {EnvironmentError} from '../errors.js'
+import {readRegistryJson} from './registry-http.js'
 
 /** The parts of a packument (`GET /<name>`) a release needs. */
 export interface Packument {
@@ -23,35 +23,5 @@ export function registryTokenVariable(registry: string): string {
 /** Reads a package's packument; undefined when the registry has never seen the package. */
 export async function fetchPackument(registry: string, name: string): Promise<Packument | undefined> {
   // Scoped names keep their @ and escape the slash (`@scope%2fname`), as npm requests them.
-  const response = await request(`${normaliseRegistry(registry)}${name.replace('/', '%2f')}`, registry)
-  if (response.status === 404) return undefined
-  if (!response.ok) throw unreachable(registry, `HTTP ${response.status}`)
-  try {
-    return (await response.json()) as Packument
-  } catch (error) {
-    throw unreachable(registry, `a broken answer: ${(error as Error).message}`)
-  }
-}
-
-/** Downloads a published tarball. */
-export async function fetchTarball(url: string, registry: string): Promise<Buffer> {
-  const response = await request(url, registry)
-  if (!response.ok) throw unreachable(registry, `HTTP ${response.status} for ${url}`)
-  try {
-    return Buffer.from(await response.arrayBuffer())
-  } catch (error) {
-    throw unreachable(registry, `a broken answer for ${url}: ${(error as Error).message}`)
-  }
-}
-
-async function request(url: string, registry: string): Promise<Response> {
-  try {
-    return await fetch(url, {headers: {accept: 'application/json'}, signal: AbortSignal.timeout(30_000)})
-  } catch (error) {
-    throw unreachable(registry, String((error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message))
-  }
-}
-
-function unreachable(registry: string, reason: string): EnvironmentError {
-  return new EnvironmentError(`cannot read from the registry ${registry} (${reason})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check the registry URL and your connection'})
+  return readRegistryJson<Packument>(`${normaliseRegistry(registry)}${name.replace('/', '%2f')}`, registry)
 }

@@ -1,25 +1,39 @@
 import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
+import semver from 'semver'
 
 import {EnvironmentError, UsageError} from '../errors.js'
 import {type ProfileSecret} from '../profile/load-profile.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
 import {parseSecretTemplate} from '../profile/secret-template.js'
 import {describeRelease, readNpmArtifact, readNpmArtifactFile} from './npm-artifact.js'
-import {fetchPackument, fetchTarball, normaliseRegistry, registryTokenVariable} from './npm-registry.js'
+import {fetchPackument, normaliseRegistry, registryTokenVariable} from './npm-registry.js'
+import {readRegistryBytes} from './registry-http.js'
 import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
+import {missingUploader, readProgramVersion} from './uploader-program.js'
 
 const DEFAULT_REGISTRY = 'https://registry.npmjs.org/'
+/** The first npm with `npm stage` (publishing.md §2). */
+const FIRST_STAGING_NPM = '11.15.0'
+/** What `npm stage publish` prints on success: `+ name@1.2.3 (staged with id <uuid>)` (lib/commands/publish.js). */
+const STAGE_ID = /\(staged with id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)/i
 
-/** npm: `npm pack` in the sandbox, `npm publish <tarball>` with the token in npm's environment. */
-export function npmTarget(settings: PublishProfileSettings, flags: {registry?: string; tag?: string; access?: 'public' | 'restricted'}): ReleaseTarget {
+/**
+ * npm: `npm pack` in the sandbox, `npm publish <tarball>` with the token in npm's environment; or,
+ * with `stage`, `npm stage publish <tarball>`, which needs no one-time password and makes nothing
+ * public: a human approves the staged version with 2FA.
+ */
+export function npmTarget(settings: PublishProfileSettings, flags: {registry?: string; tag?: string; access?: 'public' | 'restricted'; stage: boolean}): ReleaseTarget {
   const registry = normaliseRegistry(flags.registry ?? settings.registry ?? DEFAULT_REGISTRY)
   const tag = flags.tag ?? settings.tag ?? 'latest'
   const access = flags.access ?? settings.access ?? 'public'
+  const uploadArgs = (built: BuiltRelease) => [...(flags.stage ? ['stage', 'publish'] : ['publish']), built.files[0]!.path, '--ignore-scripts', '--registry', registry, '--tag', tag, '--access', access]
   return {
     kind: 'npm',
     registry,
     recordDetails: {tag, access},
+    // The Node major the repository's engines.node, .nvmrc or .node-version call for.
+    image: undefined,
     async readSource(repository) {
       const text = await readFile(join(repository, 'package.json'), 'utf8').catch(() => {
         throw new UsageError(`no package.json in ${repository}`, {code: 'PUBLISH_NO_PACKAGE', hint: 'run secure publish at the root of the package'})
@@ -29,6 +43,16 @@ export function npmTarget(settings: PublishProfileSettings, flags: {registry?: s
         throw new UsageError('package.json has no name or version', {code: 'PUBLISH_NO_PACKAGE', hint: 'npm needs both to publish'})
       }
       return {name: manifest.name, version: manifest.version}
+    },
+    async checkUploader(environment) {
+      const version = await readProgramVersion('npm', environment)
+      if (version === undefined) throw missingUploader('npm', 'install Node.js with npm')
+      if (flags.stage && !semver.gte(semver.coerce(version) ?? '0.0.0', FIRST_STAGING_NPM)) {
+        throw new EnvironmentError(`npm ${version} cannot stage a release: npm stage came with npm ${FIRST_STAGING_NPM}`, {
+          code: 'PUBLISH_UPLOADER_TOO_OLD',
+          hint: 'install a newer npm (npm install -g npm@11), or publish without staging',
+        })
+      }
     },
     buildScript: (directory) => `mkdir -p ${directory} && npm pack --ignore-scripts --pack-destination ${directory}`,
     async inspect(directory) {
@@ -43,25 +67,33 @@ export function npmTarget(settings: PublishProfileSettings, flags: {registry?: s
       const packument = await fetchPackument(registry, built.name)
       const latest = packument?.['dist-tags']?.latest
       const url = latest ? packument?.versions?.[latest]?.dist?.tarball : undefined
-      const previous = url ? await readNpmArtifact(await fetchTarball(url, registry), url) : undefined
+      const previous = url ? await readNpmArtifact(await readRegistryBytes(url, registry), url) : undefined
       return describeRelease(await readNpmArtifactFile(built.files[0]!.path), previous)
     },
-    secrets: () => tokenSecrets({reference: settings.npmToken, setting: 'npm_token'}, settings.npmOtp ? {reference: settings.npmOtp, setting: 'npm_otp'} : undefined),
-    // npm says EOTP, or asks for the code in words, when the account or package requires 2FA to publish.
-    wantsOneTimePassword: (output) => /\bEOTP\b|one-time password/i.test(output),
-    upload(built, values) {
-      const args = ['publish', built.files[0]!.path, '--ignore-scripts', '--registry', registry, '--tag', tag, '--access', access]
+    // Staging needs no one-time password: the approval is where 2FA is asked.
+    secrets: () => tokenSecrets({reference: settings.npmToken, setting: 'npm_token'}, settings.npmOtp && !flags.stage ? {reference: settings.npmOtp, setting: 'npm_otp'} : undefined),
+    describeUpload: (built) => `run npm ${uploadArgs(built).join(' ')}`,
+    async upload(built, values, run) {
+      const args = uploadArgs(built)
       if (values.has('otp')) args.push('--otp', values.get('otp')!)
+      const {exitCode, output} = await run('npm', args, new Map([
+        [registryTokenVariable(registry), values.get('token')!],
+        // No ~/.npmrc, so no other token, registry or script setting can join in.
+        ['npm_config_userconfig', '/dev/null'],
+        // And no request for npm's own latest version along the way.
+        ['npm_config_update_notifier', 'false'],
+      ]))
+      const id = STAGE_ID.exec(output)?.[1]
       return {
-        command: 'npm',
-        args,
-        // npm_config_userconfig: no ~/.npmrc, so no other token, registry or script setting can join in.
-        environment: new Map([[registryTokenVariable(registry), values.get('token')!], ['npm_config_userconfig', '/dev/null']]),
+        failure: exitCode === 0 ? undefined : `npm failed to ${flags.stage ? 'stage' : 'upload'} (exit ${exitCode}); its output is above`,
+        // npm says EOTP, or asks for the code in words, when the account or package requires 2FA to publish.
+        wantsOneTimePassword: /\bEOTP\b|one-time password/i.test(output),
+        staged: flags.stage ? {id, approve: `npm stage approve ${id ?? '<stage id>'} --registry ${registry}`} : undefined,
       }
     },
-    async served(built: BuiltRelease) {
-      const integrity = (await fetchPackument(registry, built.name))?.versions?.[built.version]?.dist?.integrity
-      return new Map([[built.files[0]!.filename, integrity]])
+    async served(release) {
+      const integrity = (await fetchPackument(registry, release.name))?.versions?.[release.version]?.dist?.integrity
+      return new Map([[release.files[0]!.filename, integrity]])
     },
   }
 }

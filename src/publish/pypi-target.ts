@@ -7,7 +7,9 @@ import {EnvironmentError, UsageError} from '../errors.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
 import {formatSize} from './npm-artifact.js'
 import {tokenSecrets} from './npm-target.js'
-import {type ReleaseTarget} from './release-target.js'
+import {readRegistryJson} from './registry-http.js'
+import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
+import {missingUploader, readProgramVersion} from './uploader-program.js'
 
 const DEFAULT_UPLOAD_URL = 'https://upload.pypi.org/legacy/'
 const DEFAULT_JSON_API = 'https://pypi.org/pypi/'
@@ -25,19 +27,14 @@ interface PypiRelease {
 export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
   const uploadUrl = flags.registry ?? settings.registry ?? DEFAULT_UPLOAD_URL
   const jsonApi = withSlash(settings.jsonApi ?? DEFAULT_JSON_API)
-  const readRelease = async (name: string, version?: string): Promise<PypiRelease | undefined> => {
-    const url = `${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`
-    const response = await fetch(url, {headers: {accept: 'application/json'}, signal: AbortSignal.timeout(30_000)}).catch((error: unknown) => {
-      throw new EnvironmentError(`cannot read from ${jsonApi} (${String((error as {cause?: {code?: string}}).cause?.code ?? (error as Error).message)})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check json_api under [publish] and your connection'})
-    })
-    if (response.status === 404) return undefined
-    if (!response.ok) throw new EnvironmentError(`cannot read from ${jsonApi} (HTTP ${response.status})`, {code: 'REGISTRY_UNREACHABLE', hint: 'check json_api under [publish] and your connection'})
-    return (await response.json()) as PypiRelease
-  }
+  const readRelease = (name: string, version?: string) => readRegistryJson<PypiRelease>(`${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`, jsonApi)
+  // --config-file /dev/null: no ~/.pypirc, so no stored password joins in.
+  const uploadArgs = (built: BuiltRelease) => ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', uploadUrl, '--config-file', '/dev/null', ...built.files.map((file) => file.path)]
   return {
     kind: 'pypi',
     registry: uploadUrl,
     recordDetails: {jsonApi},
+    image: 'python',
     async readSource(repository) {
       const text = await readFile(join(repository, 'pyproject.toml'), 'utf8')
       const project = (parseToml(text) as {project?: {name?: unknown; version?: unknown}}).project
@@ -48,6 +45,9 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
         })
       }
       return {name: normaliseName(project.name), version: project.version}
+    },
+    async checkUploader(environment) {
+      if ((await readProgramVersion('twine', environment)) === undefined) throw missingUploader('twine', 'install twine (apt install twine, or pipx install twine)')
     },
     // No isolation: the build uses the image's setuptools and wheel, as it has no network by default.
     buildScript: (directory) => `python3 -m build --no-isolation --outdir ${directory}`,
@@ -79,24 +79,20 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
       return lines
     },
     secrets: () => tokenSecrets({reference: settings.pypiToken, setting: 'pypi_token'}),
-    // PyPI takes API tokens only; 2FA is on the account, never asked at upload.
-    wantsOneTimePassword: () => false,
-    upload(built, values) {
-      return {
-        command: 'twine',
-        // --config-file /dev/null: no ~/.pypirc, so no stored password joins in.
-        args: ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', uploadUrl, '--config-file', '/dev/null', ...built.files.map((file) => file.path)],
-        environment: new Map([
-          ['TWINE_USERNAME', '__token__'],
-          ['TWINE_PASSWORD', values.get('token')!],
-          // No keyring either: twine must use exactly the token it is given.
-          ['PYTHON_KEYRING_BACKEND', 'keyring.backends.null.Keyring'],
-        ]),
-      }
+    describeUpload: (built) => `run twine ${uploadArgs(built).join(' ')}`,
+    async upload(built, values, run) {
+      const {exitCode} = await run('twine', uploadArgs(built), new Map([
+        ['TWINE_USERNAME', '__token__'],
+        ['TWINE_PASSWORD', values.get('token')!],
+        // No keyring either: twine must use exactly the token it is given.
+        ['PYTHON_KEYRING_BACKEND', 'keyring.backends.null.Keyring'],
+      ]))
+      // PyPI takes API tokens only; 2FA is on the account, never asked at upload.
+      return {failure: exitCode === 0 ? undefined : `twine failed to upload (exit ${exitCode}); its output is above`, wantsOneTimePassword: false}
     },
-    async served(built) {
-      const release = await readRelease(built.name, built.version)
-      return new Map(built.files.map((file) => [file.filename, release?.urls?.find((url) => url.filename === file.filename)?.digests?.sha256]))
+    async served(release) {
+      const served = await readRelease(release.name, release.version)
+      return new Map(release.files.map((file) => [file.filename, served?.urls?.find((url) => url.filename === file.filename)?.digests?.sha256]))
     },
   }
 }

@@ -1,21 +1,10 @@
 import {readFile} from 'node:fs/promises'
-import {gzipSync} from 'node:zlib'
-import {pack} from 'tar-stream'
 import {describe, expect, it} from 'vitest'
 
 import {describeRelease, readNpmArtifact} from '../../src/publish/npm-artifact.js'
+import {packageTarball} from '../helpers/tarball.js'
 
 const realTarball = new URL('../fixtures/npm/sigstore-0.4.0.tgz', import.meta.url)
-
-/** A package tarball as npm packs it: every entry under package/. */
-async function tarball(files: Record<string, string>): Promise<Buffer> {
-  const archive = pack()
-  for (const [path, content] of Object.entries(files)) archive.entry({name: `package/${path}`}, content)
-  archive.finalize()
-  const chunks: Buffer[] = []
-  for await (const chunk of archive) chunks.push(chunk as Buffer)
-  return gzipSync(Buffer.concat(chunks))
-}
 
 const manifest = (fields: object) => JSON.stringify({name: 'demo', version: '1.0.0', ...fields})
 
@@ -34,7 +23,7 @@ describe('readNpmArtifact', () => {
 
 describe('describeRelease: what a human must see before signing off', () => {
   it('lists every file with its size, the total and the integrity; a first release says so', async () => {
-    const artifact = await readNpmArtifact(await tarball({'package.json': manifest({}), 'index.js': 'x'.repeat(2048)}), 'a.tgz')
+    const artifact = await readNpmArtifact(await packageTarball({'package.json': manifest({}), 'index.js': 'x'.repeat(2048)}), 'a.tgz')
     const lines = describeRelease(artifact, undefined)
     expect(lines[0]).toMatch(/^demo@1\.0\.0: 2 files, 2\.\d kB$/)
     expect(lines).toContain('  2.0 kB  index.js')
@@ -43,9 +32,9 @@ describe('describeRelease: what a human must see before signing off', () => {
   })
 
   it('flags new and removed files, a new install script, a new bin entry and a changed publishConfig', async () => {
-    const previous = await readNpmArtifact(await tarball({'package.json': manifest({version: '1.0.0'}), 'index.js': 'a', 'old.js': 'b'}), 'old.tgz')
+    const previous = await readNpmArtifact(await packageTarball({'package.json': manifest({version: '1.0.0'}), 'index.js': 'a', 'old.js': 'b'}), 'old.tgz')
     const next = await readNpmArtifact(
-      await tarball({
+      await packageTarball({
         'package.json': manifest({version: '1.0.1', scripts: {postinstall: 'node setup.js', test: 'x'}, bin: {demo: 'cli.js'}, publishConfig: {registry: 'https://evil.example/'}}),
         'index.js': 'a',
         'setup.js': 'steal()',
@@ -64,8 +53,8 @@ describe('describeRelease: what a human must see before signing off', () => {
 
   it('says when nothing risky changed', async () => {
     const files = {'package.json': manifest({}), 'index.js': 'a'}
-    const previous = await readNpmArtifact(await tarball(files), 'old.tgz')
-    const next = await readNpmArtifact(await tarball({...files, 'index.js': 'b'}), 'new.tgz')
+    const previous = await readNpmArtifact(await packageTarball(files), 'old.tgz')
+    const next = await readNpmArtifact(await packageTarball({...files, 'index.js': 'b'}), 'new.tgz')
     expect(describeRelease(next, previous).at(-1)).toBe('  no new or removed files, install scripts, bin entries or publishConfig')
   })
 })
