@@ -1,85 +1,35 @@
 import {createServer, request as httpRequest} from 'node:http'
-import {readFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEntry, findFilesContaining, givenCliWorkspace} from '../helpers/cli.js'
-import {TEST_BASE_IMAGE, findEngines, hostNetworkEnvironment} from '../helpers/engines.js'
-import {opDoubleCommand} from '../helpers/op-double.js'
-import {givenSignedRepository} from '../helpers/signed-repository.js'
+import {cliEntry, findFilesContaining} from '../helpers/cli.js'
+import {findEngines} from '../helpers/engines.js'
 import {type PypiIndex, startPypiIndex} from '../helpers/pypi-index.js'
+import {auditLogPath, auditRecords, expectOneLineError, givenReleaseRepository} from '../helpers/release-repository.js'
 import {type VerdaccioRegistry, startVerdaccio} from '../helpers/verdaccio.js'
 
 // The build runs in the sandbox: Docker is enough here (the sandbox itself is tested on both engines).
 const docker = (await findEngines()).find((engine) => engine.name === 'Docker')
 let registry: VerdaccioRegistry
 
-/** A vault holding the registry tokens (and a one-time password), as the maintainer's 1Password would. */
-function vaultWith(token: string, pypiToken = 'pypi-unused') {
-  return {
-    vaults: [
-      {
-        id: 'hu5ekhd4ogjxa6lqcgsztoyu4e',
-        name: 'Private',
-        items: [
-          {
-            id: 'a4v6vn2o5bzqd6jq3ttfkbbwbu',
-            title: 'npm',
-            fields: [
-              {id: 'credential', label: 'credential', value: token, type: 'CONCEALED'},
-              {id: 'otp', label: 'otp', value: '123456', type: 'CONCEALED'},
-            ],
-          },
-          {id: 'p3ypi4tokenitem5xxxxxxxxxxx', title: 'pypi', fields: [{id: 'credential', label: 'credential', value: pypiToken, type: 'CONCEALED'}]},
-        ],
-      },
-    ],
-  }
-}
-
-let packages = 0
-
 /**
  * A maintainer's machine and the signed, tagged release commit of a package whose allowed profile
- * names the registry token; `publish` runs the built CLI in it.
+ * names the registry token (Verdaccio's unless told otherwise); `publish` runs the built CLI in it.
  */
 async function givenRelease(options: {publish?: string; token?: string; pypiToken?: string; tag?: 'ssh' | 'annotated'; registryUrl?: string; python?: boolean} = {}) {
-  const name = `secure-e2e-${process.pid}-${++packages}`
   const registryUrl = options.registryUrl ?? registry?.url
-  const publishTable = options.publish ?? `npm_token = "op://Private/npm/credential"\nregistry = "${registryUrl}"`
-  const workspace = await givenCliWorkspace({
-    op: {vaults: vaultWith(options.token ?? registry?.token ?? 'npm-unused', options.pypiToken)},
-    config: `[onepassword]\nprovider = "op"\nop_path = "${opDoubleCommand}"\n\n[sandbox]\nbase_image = "${TEST_BASE_IMAGE}"\n`,
+  const release = await givenReleaseRepository({
+    engine: docker!,
+    publish: options.publish ?? `npm_token = "op://Private/npm/credential"\nregistry = "${registryUrl}"`,
+    tokens: {npm: options.token ?? registry?.token, pypi: options.pypiToken},
+    kind: options.python ? 'python' : 'npm',
+    tag: options.tag,
   })
-  const profile = {'.secure.toml': `[publish]\n${publishTable}\n`}
-  const fixture = options.python
-    ? await givenSignedRepository(join(workspace.root, 'release'), null, {...profile, 'pyproject.toml': pyproject(name), 'release_check.py': 'ANSWER = 42\n'})
-    : await givenSignedRepository(join(workspace.root, 'release'), {name, version: '1.0.0', main: 'index.js'}, profile)
-  fixture.sign[options.tag ?? 'ssh']('v1.0.0')
-  const environment = {
-    ...workspace.environment,
-    ...hostNetworkEnvironment(),
-    GIT_CONFIG_GLOBAL: fixture.environment.GIT_CONFIG_GLOBAL!,
-    GIT_CONFIG_NOSYSTEM: '1',
-    GNUPGHOME: fixture.environment.GNUPGHOME!,
-  }
-  const secure = (args: string[]) => execa(process.execPath, [cliEntry, ...args], {cwd: fixture.repository, env: environment, extendEnv: false, reject: false, stdin: 'ignore'})
-  expect((await secure(['allow'])).exitCode).toBe(0)
-  const publish = (args: string[] = ['--yes']) => secure(['publish', '--engine', docker!.url, ...args])
-  const published = async () => (await fetch(`${registryUrl}/${name}`)).status === 200
-  return {name, workspace, fixture, environment, secure, publish, published}
-}
-
-/** A setuptools project, built with the Python image's own setuptools (no network). */
-function pyproject(name: string): string {
-  return `[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "${name}"\nversion = "1.0.0"\n\n[tool.setuptools]\npy-modules = ["release_check"]\n`
-}
-
-async function auditRecords(home: string): Promise<Array<{event: string; details: Record<string, unknown>}>> {
-  const text = await readFile(join(home, '.local', 'state', 'secure', 'audit.jsonl'), 'utf8')
-  return text.trim().split('\n').map((line) => JSON.parse(line) as {event: string; details: Record<string, unknown>})
+  const published = async () => (await fetch(`${registryUrl}/${release.name}`)).status === 200
+  return {...release, published}
 }
 
 /**
@@ -151,12 +101,13 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     expect(result.stdout + result.stderr).not.toContain(registry.token)
     // The op double's vault file stands in for 1Password, and Verdaccio's storage for the registry: both hold it by design.
     expect(await findFilesContaining([release.workspace.root, tmpdir()], registry.token, started, [registry.directory, dirname(release.workspace.op.callsFile)])).toEqual([])
+    expect(await readFile(auditLogPath(release.workspace.home), 'utf8')).not.toContain(registry.token)
   })
 
   it('shows what changed since the latest release before uploading the next one', async () => {
     const release = await givenRelease()
     expect((await release.publish()).exitCode).toBe(0)
-    await import('node:fs/promises').then(({writeFile}) => writeFile(join(release.fixture.repository, 'package.json'), JSON.stringify({name: release.name, version: '1.0.1', main: 'index.js', bin: {evil: 'index.js'}})))
+    await writeFile(join(release.fixture.repository, 'package.json'), JSON.stringify({name: release.name, version: '1.0.1', main: 'index.js', bin: {evil: 'index.js'}}))
     release.fixture.git(['commit', '-qam', 'next'])
     release.fixture.sign.ssh('v1.0.1')
     const result = await release.publish()
@@ -177,7 +128,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     const release = await givenRelease()
     const result = await release.publish([])
     expect(result.exitCode).toBe(77)
-    expect(result.stderr).toContain('secure: error: no terminal to confirm the release on')
+    expectOneLineError(result.stderr, /no terminal to confirm the release on$/)
     expect(await release.published()).toBe(false)
   })
 
@@ -186,7 +137,9 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     const command = `${process.execPath} ${cliEntry} publish --engine ${docker!.url}`
     const result = await execa('script', ['-qec', command, '/dev/null'], {cwd: release.fixture.repository, env: release.environment, extendEnv: false, reject: false, input: 'n\n'})
     expect(result.stdout).toMatch(/Publish .*\?/)
-    expect(result.stdout).toContain('not confirmed: nothing was published')
+    // The terminal's own line endings are \r\n; the prompt library may leave escape codes before the line.
+    expect(result.stdout).toMatch(/secure: error: not confirmed: nothing was published\r?\nhint: [^\r\n]+[\r\n]*$/)
+    expect(result.stdout.match(/secure: error: /g)).toHaveLength(1)
     expect(result.exitCode).toBe(77)
     expect(await release.published()).toBe(false)
   })
@@ -199,19 +152,38 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     expect(await release.published()).toBe(false)
   })
 
+  it('a dirty work tree stops before anything is built', async () => {
+    const release = await givenRelease()
+    await writeFile(join(release.fixture.repository, 'index.js'), 'export const answer = 43\n')
+    const result = await release.publish()
+    expect(result.exitCode).toBe(77)
+    expect(result.stderr).toMatch(/^secure: error: the work tree has 1 uncommitted change\nhint: commit or stash them[^\n]*\n?$/)
+    expect(await release.published()).toBe(false)
+  })
+
+  it('a release tag that does not match the version stops before anything is built', async () => {
+    const release = await givenRelease()
+    release.fixture.git(['tag', '-d', 'v1.0.0'])
+    release.fixture.sign.ssh('v1.0.1')
+    const result = await release.publish()
+    expect(result.exitCode).toBe(77)
+    expect(result.stderr).toMatch(/^secure: error: HEAD is not tagged v1\.0\.0 \(it has v1\.0\.1\)\nhint: [^\n]+\n?$/)
+    expect(await release.published()).toBe(false)
+  })
+
   it('a profile that names no token stops before anything is built', async () => {
     const release = await givenRelease({publish: `registry = "${registry.url}"`})
     const result = await release.publish()
     expect(result.exitCode).toBe(2)
-    expect(result.stderr).toContain('secure: error: the profile names no registry token')
-    expect(result.stderr).not.toContain('building in the sandbox')
+    expect(result.stderr).toMatch(/^secure: releasing .*\nsecure: error: the profile names no registry token\nhint: add npm_token = [^\n]+\n?$/)
+    expect(await release.published()).toBe(false)
   })
 
   it('a token reference 1Password cannot resolve publishes nothing', async () => {
     const release = await givenRelease({publish: `npm_token = "op://Private/npm/nothing-here"\nregistry = "${registry.url}"`})
     const result = await release.publish()
     expect(result.exitCode).toBe(69)
-    expect(result.stderr).toMatch(/secure: error: cannot resolve token = op:\/\/Private\/npm\/nothing-here/)
+    expectOneLineError(result.stderr, /cannot resolve token = op:\/\/Private\/npm\/nothing-here/)
     expect(await release.published()).toBe(false)
   })
 
@@ -219,7 +191,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
     const release = await givenRelease({token: 'npm_notARealToken0000000000000000'})
     const result = await release.publish()
     expect(result.exitCode).toBe(69)
-    expect(result.stderr).toContain('secure: error: npm failed to upload')
+    expectOneLineError(result.stderr, /npm failed to upload \(exit 1\); its output is above$/)
     expect(result.stderr).not.toContain('npm_notARealToken0000000000000000')
     expect(await release.published()).toBe(false)
   })
@@ -231,6 +203,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
       const result = await release.publish()
       expect(result.exitCode).toBe(69)
       expect(result.stderr).toMatch(/EOTP|one-time password/)
+      expectOneLineError(result.stderr, /npm failed to upload \(exit 1\); its output is above$/)
       expect(await release.published()).toBe(false)
     } finally {
       await guarded.close()
@@ -272,7 +245,7 @@ describe.runIf(docker)('secure publish against a real registry (Verdaccio)', {ti
       const release = await givenRelease({registryUrl: lying.url})
       const result = await release.publish()
       expect(result.exitCode, result.stderr).toBe(77)
-      expect(result.stderr).toMatch(/secure: error: THE REGISTRY SERVES DIFFERENT BYTES for .*-1\.0\.0\.tgz: sha512-dGFtcGVyZWQ=, but secure uploaded sha512-/)
+      expectOneLineError(result.stderr, /THE REGISTRY SERVES DIFFERENT BYTES for .*-1\.0\.0\.tgz: sha512-dGFtcGVyZWQ=, but secure uploaded sha512-/)
       const record = (await auditRecords(release.workspace.home)).find((entry) => entry.event === 'publish')!
       expect(record.details).toMatchObject({verified: false, served: {[`${release.name}-1.0.0.tgz`]: 'sha512-dGFtcGVyZWQ='}})
     } finally {
@@ -310,7 +283,7 @@ describe.runIf(docker)('secure publish to a PyPI index, with twine', {timeout: 3
     const release = await givenRelease({python: true, publish: pypiProfile(index), pypiToken: 'pypi-notTheRightToken'})
     const result = await release.publish()
     expect(result.exitCode).toBe(69)
-    expect(result.stderr).toContain('secure: error: twine failed to upload')
+    expectOneLineError(result.stderr, /twine failed to upload \(exit 1\); its output is above$/)
     expect(index.uploads().filter((upload) => upload.name === release.name)).toEqual([])
   })
 
@@ -320,7 +293,7 @@ describe.runIf(docker)('secure publish to a PyPI index, with twine', {timeout: 3
       const release = await givenRelease({python: true, publish: pypiProfile(lying), pypiToken: lying.token})
       const result = await release.publish()
       expect(result.exitCode, result.stderr).toBe(77)
-      expect(result.stderr).toMatch(/secure: error: THE REGISTRY SERVES DIFFERENT BYTES for .*1\.0\.0/)
+      expectOneLineError(result.stderr, /THE REGISTRY SERVES DIFFERENT BYTES for .*1\.0\.0/)
     } finally {
       await lying.close()
     }
