@@ -101,8 +101,8 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
   }
 }
 
-/** PEP 503: lower case, runs of `-`, `_` and `.` as one `-`. */
-function normaliseName(name: string): string {
+/** A project name as PyPI compares them (PEP 503): lower case, runs of `-`, `_` and `.` as one `-`. */
+export function normaliseName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-')
 }
 
