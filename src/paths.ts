@@ -14,6 +14,8 @@ export interface SecurePaths {
   trustDirectory: string
   /** The hash-chained audit log. */
   auditLog: string
+  /** What `secure watch` already reported and verified. */
+  watchState: string
   /** Downloads worth keeping between runs (the Node.js tarballs sandbox images are built from). */
   cacheDirectory: string
   /** The user's home, for `~` in paths and item titles. */
@@ -32,6 +34,7 @@ export function resolveSecurePaths(): SecurePaths {
     configFile: join(xdgConfig, 'secure', 'config.toml'),
     trustDirectory: join(xdgData, 'secure'),
     auditLog: join(xdgState, 'secure', 'audit.jsonl'),
+    watchState: join(xdgState, 'secure', 'watch.json'),
     cacheDirectory: join(xdgCache, 'secure'),
     home: homedir(),
   }

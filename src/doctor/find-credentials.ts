@@ -15,6 +15,9 @@ export interface Finding {
   what: string
   /** Where: `~/.npmrc:2 (//registry.npmjs.org/)`, `environment: GITHUB_TOKEN`. */
   where: string
+  /** The file it is in (absolute), and the line when there is one: for scripts, and for `--fix`. */
+  file?: string
+  line?: number
   /** `sha256:` and 12 hex digits of the value: enough to tell two findings apart, useless to an attacker. */
   fingerprint: string | null
   /** What to do about it. */
@@ -44,13 +47,13 @@ export async function findAmbientCredentials(inputs: DoctorInputs): Promise<Find
   const checks = [
     npmrc(join(home, '.npmrc'), show),
     ...(await projectNpmrc(inputs.cwd, home)).map((file) => npmrc(file, show)),
-    keyValueFile(join(home, '.pypirc'), /^\s*password\s*[=:]\s*(\S.*?)\s*$/, 'PyPI password or token', show),
+    keyValueFile(join(home, '.pypirc'), CREDENTIAL_LINES.pypirc, 'PyPI password or token', show),
     netrc(join(home, '.netrc'), show),
     dockerConfig(join(home, '.docker', 'config.json'), show),
-    keyValueFile(join(configHome, 'gh', 'hosts.yml'), /^\s*oauth_token:\s*(\S+)\s*$/, 'GitHub CLI token', show),
-    keyValueFile(join(home, '.aws', 'credentials'), /^\s*aws_secret_access_key\s*=\s*(\S+)\s*$/, 'AWS secret access key', show),
-    keyValueFile(join(home, '.cargo', 'credentials.toml'), /^\s*token\s*=\s*"?([^"\s]+)"?\s*$/, 'crates.io token', show),
-    keyValueFile(join(home, '.cargo', 'credentials'), /^\s*token\s*=\s*"?([^"\s]+)"?\s*$/, 'crates.io token', show),
+    keyValueFile(join(configHome, 'gh', 'hosts.yml'), CREDENTIAL_LINES.ghHosts, 'GitHub CLI token', show),
+    keyValueFile(join(home, '.aws', 'credentials'), CREDENTIAL_LINES.awsSecret, 'AWS secret access key', show),
+    keyValueFile(join(home, '.cargo', 'credentials.toml'), CREDENTIAL_LINES.cargo, 'crates.io token', show),
+    keyValueFile(join(home, '.cargo', 'credentials'), CREDENTIAL_LINES.cargo, 'crates.io token', show),
     gitCredentials(join(home, '.git-credentials'), show),
     gitCredentials(join(configHome, 'git', 'credentials'), show),
     sshKeys(join(home, '.ssh'), show),
@@ -63,7 +66,19 @@ export async function findAmbientCredentials(inputs: DoctorInputs): Promise<Find
 
 type Show = (path: string, line?: number) => string
 
-function fingerprint(value: string): string {
+/** An npm credential line of an .npmrc: the `//host/path/:` it is scoped to (if any), the key, the value. */
+export const NPMRC_CREDENTIAL = /^\s*(\/\/[^:]*:)?(_authToken|_auth|_password)\s*=\s*(\S+)\s*$/
+
+/** The line holding a credential in each of these files; the value is the first group. */
+export const CREDENTIAL_LINES = {
+  pypirc: /^\s*password\s*[=:]\s*(\S.*?)\s*$/,
+  ghHosts: /^\s*oauth_token:\s*(\S+)\s*$/,
+  awsSecret: /^\s*aws_secret_access_key\s*=\s*(\S+)\s*$/,
+  cargo: /^\s*token\s*=\s*"?([^"\s]+)"?\s*$/,
+} as const
+
+/** `sha256:` and the first 12 hex digits of the value's digest. */
+export function fingerprint(value: string): string {
   return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 12)}`
 }
 
@@ -72,14 +87,14 @@ async function readLines(file: string): Promise<string[] | undefined> {
 }
 
 /** A value written as `${VAR}` is read from the environment at run time, not stored in the file. */
-const isPlaceholder = (value: string) => /^\$\{?[A-Za-z_][A-Za-z0-9_]*\??\}?$/.test(value)
+export const isPlaceholder = (value: string) => /^\$\{?[A-Za-z_][A-Za-z0-9_]*\??\}?$/.test(value)
 
 async function npmrc(file: string, show: Show): Promise<Finding[]> {
   const lines = await readLines(file)
   return (lines ?? []).flatMap((line, index) => {
-    const match = /^\s*(\/\/[^:]*:)?(_authToken|_auth|_password)\s*=\s*(\S+)\s*$/.exec(line)
+    const match = NPMRC_CREDENTIAL.exec(line)
     if (!match || isPlaceholder(match[3]!)) return []
-    return [{severity: 'high', what: `npm ${match[2] === '_authToken' ? 'token' : 'credential'}`, where: `${show(file, index + 1)}${match[1] ? ` (${match[1].slice(0, -1)})` : ''}`, fingerprint: fingerprint(match[3]!), advice: MOVE_TO_1PASSWORD} satisfies Finding]
+    return [{severity: 'high', what: `npm ${match[2] === '_authToken' ? 'token' : 'credential'}`, where: `${show(file, index + 1)}${match[1] ? ` (${match[1].slice(0, -1)})` : ''}`, file, line: index + 1, fingerprint: fingerprint(match[3]!), advice: MOVE_TO_1PASSWORD} satisfies Finding]
   })
 }
 
@@ -96,7 +111,7 @@ async function keyValueFile(file: string, pattern: RegExp, what: string, show: S
   const lines = await readLines(file)
   return (lines ?? []).flatMap((line, index) => {
     const value = pattern.exec(line)?.[1]
-    return value && !isPlaceholder(value) ? [{severity: 'high', what, where: show(file, index + 1), fingerprint: fingerprint(value), advice: MOVE_TO_1PASSWORD} satisfies Finding] : []
+    return value && !isPlaceholder(value) ? [{severity: 'high', what, where: show(file, index + 1), file, line: index + 1, fingerprint: fingerprint(value), advice: MOVE_TO_1PASSWORD} satisfies Finding] : []
   })
 }
 
@@ -107,7 +122,7 @@ async function netrc(file: string, show: Show): Promise<Finding[]> {
     const at = tokens.indexOf('password')
     const value = at >= 0 ? tokens[at + 1] : undefined
     const machine = tokens[tokens.indexOf('machine') + 1]
-    return value ? [{severity: 'high', what: 'netrc password', where: `${show(file, index + 1)}${tokens.includes('machine') ? ` (${machine})` : ''}`, fingerprint: fingerprint(value), advice: MOVE_TO_1PASSWORD} satisfies Finding] : []
+    return value ? [{severity: 'high', what: 'netrc password', where: `${show(file, index + 1)}${tokens.includes('machine') ? ` (${machine})` : ''}`, file, line: index + 1, fingerprint: fingerprint(value), advice: MOVE_TO_1PASSWORD} satisfies Finding] : []
   })
 }
 
@@ -122,7 +137,7 @@ async function dockerConfig(file: string, show: Show): Promise<Finding[]> {
   }
   return Object.entries(config.auths ?? {}).flatMap(([registry, entry]) =>
     entry.auth && !config.credHelpers?.[registry]
-      ? [{severity: 'high', what: 'Docker registry login', where: `${show(file)} (${registry})`, fingerprint: fingerprint(entry.auth), advice: 'use a credential helper (credsStore, or docker-credential-1password), then docker login again'} satisfies Finding]
+      ? [{severity: 'high', what: 'Docker registry login', where: `${show(file)} (${registry})`, file, fingerprint: fingerprint(entry.auth), advice: 'use a credential helper (credsStore, or docker-credential-1password), then docker login again'} satisfies Finding]
       : [],
   )
 }
@@ -131,7 +146,7 @@ async function gitCredentials(file: string, show: Show): Promise<Finding[]> {
   const lines = await readLines(file)
   return (lines ?? []).flatMap((line, index) => {
     const match = /^\w+:\/\/[^:/@]*:([^@]+)@(\S+)$/.exec(line.trim())
-    return match ? [{severity: 'high', what: 'git stored credential', where: `${show(file, index + 1)} (${match[2]})`, fingerprint: fingerprint(match[1]!), advice: 'use a credential helper that asks 1Password (or gh auth git-credential) instead of credential.helper=store'} satisfies Finding] : []
+    return match ? [{severity: 'high', what: 'git stored credential', where: `${show(file, index + 1)} (${match[2]})`, file, line: index + 1, fingerprint: fingerprint(match[1]!), advice: 'use a credential helper that asks 1Password (or gh auth git-credential) instead of credential.helper=store'} satisfies Finding] : []
   })
 }
 
@@ -142,7 +157,7 @@ async function sshKeys(directory: string, show: Show): Promise<Finding[]> {
   for (const name of names.filter((entry) => !entry.endsWith('.pub'))) {
     const text = await readFile(join(directory, name), 'utf8').catch(() => '')
     if (!unencryptedPrivateKey(text)) continue
-    findings.push({severity: 'medium', what: 'SSH private key without a passphrase', where: show(join(directory, name)), fingerprint: fingerprint(text.trim()), advice: 'add a passphrase (ssh-keygen -p -f KEY), or keep the key in 1Password\'s SSH agent'})
+    findings.push({severity: 'medium', what: 'SSH private key without a passphrase', where: show(join(directory, name)), file: join(directory, name), fingerprint: fingerprint(text.trim()), advice: 'add a passphrase (ssh-keygen -p -f KEY), or keep the key in 1Password\'s SSH agent'})
   }
   return findings
 }

@@ -27,6 +27,30 @@ export interface UserConfig {
   directories: ReadonlyArray<{directory: string; settings: ProfileSettings}>
   /** `secure run`'s defaults on this machine. */
   sandbox: UserSandboxSettings
+  /** What `secure watch` watches. */
+  watch: UserWatchSettings
+}
+
+/** The user's `[watch]` table: which releases `secure watch` must be able to explain. */
+export interface UserWatchSettings {
+  /** npm package names. */
+  npm: readonly string[]
+  /** PyPI project names. */
+  pypi: readonly string[]
+  /** The npm registry to read (default https://registry.npmjs.org/). */
+  npmRegistry?: string
+  /** PyPI's JSON API (default https://pypi.org/pypi/). */
+  pypiJsonApi?: string
+  /** `[watch.provenance."name"]`: the CI source whose signed provenance explains a version. */
+  provenance: ReadonlyMap<string, ExpectedSource>
+}
+
+/** A repository and workflow file that may publish a package from CI. */
+export interface ExpectedSource {
+  /** `https://github.com/owner/repo` (or a GitLab project URL). */
+  repository: string
+  /** `.github/workflows/release.yml` (or `.gitlab-ci.yml`). */
+  workflow: string
 }
 
 /** The user's `[sandbox]` table. */
@@ -51,7 +75,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}}
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}, watch: {npm: [], pypi: [], provenance: new Map()}}
     throw error
   }
   const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix the config file (see the README, "Configuration")'})
@@ -62,7 +86,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
     throw fail(`not valid TOML: ${firstLine(error)}`)
   }
   for (const key of Object.keys(data)) {
-    if (!['onepassword', 'directory_items', 'directories', 'sandbox'].includes(key)) throw fail(`unknown section "${key}"`)
+    if (!['onepassword', 'directory_items', 'directories', 'sandbox', 'watch'].includes(key)) throw fail(`unknown section "${key}"`)
   }
 
   const onePassword = {...DEFAULT_ONE_PASSWORD}
@@ -97,7 +121,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
       directories.push({directory: resolve(directory), settings: readProfileSettings(entry, `${file} [directories."${path}"]`)})
     }
   }
-  return {onePassword, directoryItems, directories, sandbox: readUserSandbox(data.sandbox, fail)}
+  return {onePassword, directoryItems, directories, sandbox: readUserSandbox(data.sandbox, fail), watch: readUserWatch(data.watch, fail)}
 }
 
 function readUserSandbox(section: unknown, fail: (problem: string) => UsageError): UserSandboxSettings {
@@ -119,4 +143,27 @@ function readUserSandbox(section: unknown, fail: (problem: string) => UsageError
 
 function firstLine(error: unknown): string {
   return String(error instanceof Error ? error.message : error).split('\n')[0]!
+}
+
+function readUserWatch(section: unknown, fail: (problem: string) => UsageError): UserWatchSettings {
+  const watch: {npm: string[]; pypi: string[]; npmRegistry?: string; pypiJsonApi?: string; provenance: Map<string, ExpectedSource>} = {npm: [], pypi: [], provenance: new Map()}
+  if (section === undefined) return watch
+  if (!isTable(section)) throw fail('[watch] must be a table')
+  const isUrl = (value: unknown): value is string => typeof value === 'string' && URL.canParse(value)
+  for (const [key, value] of Object.entries(section)) {
+    if ((key === 'npm' || key === 'pypi') && Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== '')) watch[key] = value as string[]
+    else if (key === 'npm_registry' && isUrl(value)) watch.npmRegistry = value
+    else if (key === 'pypi_json_api' && isUrl(value)) watch.pypiJsonApi = value
+    else if (key === 'provenance' && isTable(value)) {
+      for (const [name, source] of Object.entries(value)) {
+        if (!isTable(source) || !isUrl(source.repository) || typeof source.workflow !== 'string' || source.workflow === '' || Object.keys(source).length !== 2) {
+          throw fail(`[watch.provenance."${name}"] must be repository = "https://github.com/owner/repo" and workflow = ".github/workflows/release.yml"`)
+        }
+        watch.provenance.set(name, {repository: source.repository.replace(/\/+$/, ''), workflow: source.workflow.replace(/^\.?\//, '')})
+      }
+    } else {
+      throw fail(`watch.${key} is not a known setting or has a wrong value (npm = ["name"], pypi = ["name"], npm_registry = "https://…", pypi_json_api = "https://…", [watch.provenance."name"])`)
+    }
+  }
+  return watch
 }

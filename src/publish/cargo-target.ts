@@ -7,7 +7,7 @@ import {maskString} from '../exec/masking.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
 import {type CrateArtifact, describeCrate, framePublishRequest, readCrate} from './crate-artifact.js'
 import {tokenSecrets} from './npm-target.js'
-import {USER_AGENT, failureCode, readRegistryBytes, readRegistryJson} from './registry-http.js'
+import {USER_AGENT, failureCode, fetchRegistryBytes, fetchRegistryJson} from './registry-http.js'
 import {type ReleaseTarget} from './release-target.js'
 
 const DEFAULT_API = 'https://crates.io'
@@ -27,7 +27,7 @@ interface CrateVersion {
 export function cargoTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
   const api = (flags.registry ?? settings.registry ?? DEFAULT_API).replace(/\/+$/, '')
   const toCratesIo = new URL(api).host === 'crates.io'
-  const readVersion = (name: string, version: string) => readRegistryJson<CrateVersion>(`${api}/api/v1/crates/${encodeURIComponent(name)}/${encodeURIComponent(version)}`, api)
+  const readVersion = (name: string, version: string) => fetchRegistryJson<CrateVersion>(`${api}/api/v1/crates/${encodeURIComponent(name)}/${encodeURIComponent(version)}`, api)
   const readBuilt = async (path: string, filename: string) => readCrate(await readFile(path), filename, {toCratesIo})
   return {
     kind: 'cargo',
@@ -65,9 +65,9 @@ export function cargoTarget(settings: PublishProfileSettings, flags: {registry?:
     isPublished: async (name, version) => (await readVersion(name, version))?.version !== undefined,
     async describe(built) {
       const crate = await readBuilt(built.files[0]!.path, built.files[0]!.filename)
-      const latest = (await readRegistryJson<{crate?: {max_version?: string}}>(`${api}/api/v1/crates/${encodeURIComponent(built.name)}`, api))?.crate?.max_version
+      const latest = (await fetchRegistryJson<{crate?: {max_version?: string}}>(`${api}/api/v1/crates/${encodeURIComponent(built.name)}`, api))?.crate?.max_version
       const download = latest ? (await readVersion(built.name, latest))?.version?.dl_path : undefined
-      const previous = download ? await readCrate(await readRegistryBytes(new URL(download, `${api}/`).href, api), `${built.name} ${latest}`, {toCratesIo}) : undefined
+      const previous = download ? await readCrate(await fetchRegistryBytes(new URL(download, `${api}/`).href, api), `${built.name} ${latest}`, {toCratesIo}) : undefined
       return describeCrate(crate, previous)
     },
     secrets: () => tokenSecrets({reference: settings.cargoToken, setting: 'cargo_token'}),

@@ -1,9 +1,21 @@
-import {readRegistryJson} from './registry-http.js'
+import {fetchRegistryJson} from './registry-http.js'
 
-/** The parts of a packument (`GET /<name>`) a release needs. */
+// secure watch reads other registry documents with it, from here.
+export {fetchRegistryJson} from './registry-http.js'
+
+/** The parts of a packument (`GET /<name>`) that a release and `secure watch` read (publishing.md §3.1). */
 export interface Packument {
   'dist-tags'?: Record<string, string>
-  versions?: Record<string, {dist?: {integrity?: string; tarball?: string}}>
+  versions?: Record<string, PackumentVersion>
+  /** When each version was published (ISO 8601), plus `created` and `modified`. */
+  time?: Record<string, string>
+}
+
+/** One version of a packument. Verdaccio serves only `dist.integrity` and `dist.tarball` of these. */
+export interface PackumentVersion {
+  dist?: {integrity?: string; tarball?: string; attestations?: {url?: string}}
+  /** Who published it: a person's account, or `trustedPublisher` for an OIDC publish from CI. */
+  _npmUser?: {name?: string; trustedPublisher?: {id?: string}}
 }
 
 /** The registry URL, always ending in `/`. */
@@ -23,5 +35,5 @@ export function registryTokenVariable(registry: string): string {
 /** Reads a package's packument; undefined when the registry has never seen the package. */
 export async function fetchPackument(registry: string, name: string): Promise<Packument | undefined> {
   // Scoped names keep their @ and escape the slash (`@scope%2fname`), as npm requests them.
-  return readRegistryJson<Packument>(`${normaliseRegistry(registry)}${name.replace('/', '%2f')}`, registry)
+  return fetchRegistryJson<Packument>(`${normaliseRegistry(registry)}${name.replace('/', '%2f')}`, registry)
 }

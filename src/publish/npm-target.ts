@@ -8,7 +8,7 @@ import {type PublishProfileSettings} from '../profile/profile-settings.js'
 import {parseSecretTemplate} from '../profile/secret-template.js'
 import {describeRelease, readNpmArtifact, readNpmArtifactFile} from './npm-artifact.js'
 import {fetchPackument, normaliseRegistry, registryTokenVariable} from './npm-registry.js'
-import {readRegistryBytes} from './registry-http.js'
+import {fetchRegistryBytes} from './registry-http.js'
 import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
 import {missingUploader, readProgramVersion} from './uploader-program.js'
 
@@ -67,7 +67,7 @@ export function npmTarget(settings: PublishProfileSettings, flags: {registry?: s
       const packument = await fetchPackument(registry, built.name)
       const latest = packument?.['dist-tags']?.latest
       const url = latest ? packument?.versions?.[latest]?.dist?.tarball : undefined
-      const previous = url ? await readNpmArtifact(await readRegistryBytes(url, registry), url) : undefined
+      const previous = url ? await readNpmArtifact(await fetchRegistryBytes(url, registry), url) : undefined
       return describeRelease(await readNpmArtifactFile(built.files[0]!.path), previous)
     },
     // Staging needs no one-time password: the approval is where 2FA is asked.

@@ -7,7 +7,7 @@ import {EnvironmentError, UsageError} from '../errors.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
 import {formatSize} from './npm-artifact.js'
 import {tokenSecrets} from './npm-target.js'
-import {readRegistryJson} from './registry-http.js'
+import {fetchRegistryJson} from './registry-http.js'
 import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
 import {missingUploader, readProgramVersion} from './uploader-program.js'
 
@@ -27,7 +27,7 @@ interface PypiRelease {
 export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
   const uploadUrl = flags.registry ?? settings.registry ?? DEFAULT_UPLOAD_URL
   const jsonApi = withSlash(settings.jsonApi ?? DEFAULT_JSON_API)
-  const readRelease = (name: string, version?: string) => readRegistryJson<PypiRelease>(`${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`, jsonApi)
+  const readRelease = (name: string, version?: string) => fetchRegistryJson<PypiRelease>(`${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`, jsonApi)
   // --config-file /dev/null: no ~/.pypirc, so no stored password joins in.
   const uploadArgs = (built: BuiltRelease) => ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', uploadUrl, '--config-file', '/dev/null', ...built.files.map((file) => file.path)]
   return {
@@ -97,8 +97,8 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
   }
 }
 
-/** PEP 503: lower case, runs of `-`, `_` and `.` as one `-`. */
-function normaliseName(name: string): string {
+/** A project name as PyPI compares them (PEP 503): lower case, runs of `-`, `_` and `.` as one `-`. */
+export function normaliseName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-')
 }
 

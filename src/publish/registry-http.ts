@@ -13,7 +13,7 @@ export async function getFromRegistry(url: string, registry: string): Promise<Re
 }
 
 /** A registry's JSON answer; undefined when it says 404 (no such package or version). */
-export async function readRegistryJson<T>(url: string, registry: string): Promise<T | undefined> {
+export async function fetchRegistryJson<T>(url: string, registry: string): Promise<T | undefined> {
   const response = await getFromRegistry(url, registry)
   if (response.status === 404) return undefined
   if (!response.ok) throw registryUnreachable(registry, `HTTP ${response.status}`)
@@ -25,7 +25,7 @@ export async function readRegistryJson<T>(url: string, registry: string): Promis
 }
 
 /** The bytes of a published file. */
-export async function readRegistryBytes(url: string, registry: string): Promise<Buffer> {
+export async function fetchRegistryBytes(url: string, registry: string): Promise<Buffer> {
   const response = await getFromRegistry(url, registry)
   if (!response.ok) throw registryUnreachable(registry, `HTTP ${response.status} for ${url}`)
   try {

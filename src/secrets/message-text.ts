@@ -21,3 +21,8 @@ export function capDetail(line: string): string {
 export function formatDuration(milliseconds: number): string {
   return milliseconds % 1000 === 0 ? `${milliseconds / 1000} s` : `${milliseconds} ms`
 }
+
+/** `text` with each of `values` (four characters or more: shorter ones would blank out ordinary words) replaced by `[redacted]`. */
+export function redactValues(text: string, values: readonly string[]): string {
+  return values.reduce((result, value) => (value.length >= 4 ? result.replaceAll(value, '[redacted]') : result), text)
+}

@@ -3,8 +3,20 @@ import {randomBytes} from 'node:crypto'
 import {execa} from 'execa'
 
 import {BugError, EnvironmentError} from '../errors.js'
-import {capDetail, formatDuration, stripControlCharacters} from './message-text.js'
-import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError, verifyReferencesAreValid} from './provider.js'
+import {capDetail, formatDuration, redactValues, stripControlCharacters} from './message-text.js'
+import {
+  type CreatedItem,
+  DETAILS_SECTION,
+  type DirectoryItem,
+  type NewItem,
+  type ReferenceFailure,
+  type SecretProvider,
+  SecretResolutionError,
+  type VaultSummary,
+  createdItemReferences,
+  detailFieldId,
+  verifyReferencesAreValid,
+} from './provider.js'
 
 /** How to reach the 1Password CLI. */
 export interface OpCliProviderOptions {
@@ -85,6 +97,44 @@ export class OpCliProvider implements SecretProvider {
     return undefined
   }
 
+  async listVaults(): Promise<readonly VaultSummary[]> {
+    const listed = await this.runOpJson(['vault', 'list', '--format', 'json', ...this.accountArguments], '')
+    if (!Array.isArray(listed)) throw unexpectedOutput('vault list')
+    return listed.flatMap((vault: unknown) => {
+      const {id, name} = (typeof vault === 'object' && vault !== null ? vault : {}) as Record<string, unknown>
+      return typeof id === 'string' && typeof name === 'string' ? [{id, title: name}] : []
+    })
+  }
+
+  /**
+   * `op item create` with the item as a JSON template on stdin (op reads it from `-`): the secret
+   * never reaches op's argv, where any process could read it, nor a file.
+   */
+  async createItem(item: NewItem): Promise<CreatedItem> {
+    const details = item.details ?? []
+    const template = {
+      title: item.title,
+      category: 'PASSWORD',
+      ...(details.length > 0 ? {sections: [{id: DETAILS_SECTION, label: DETAILS_SECTION}]} : {}),
+      fields: [
+        {id: 'password', type: 'CONCEALED', purpose: 'PASSWORD', label: 'password', value: item.secret},
+        ...details.map((detail) => ({id: detailFieldId(detail.label), section: {id: DETAILS_SECTION}, type: 'STRING', label: detail.label, value: detail.value})),
+      ],
+    }
+    const created = await this.runOpJson(['item', 'create', '--vault', item.vaultId, '--format', 'json', ...this.accountArguments, '-'], item.vaultId, {
+      input: JSON.stringify(template),
+      secrets: [item.secret, ...details.map((detail) => detail.value)],
+    })
+    const record = (typeof created === 'object' && created !== null ? created : {}) as Record<string, unknown>
+    const vault = (typeof record.vault === 'object' && record.vault !== null ? record.vault : {}) as Record<string, unknown>
+    if (typeof record.id !== 'string' || typeof vault.id !== 'string' || !Array.isArray(record.fields)) throw unexpectedOutput('item create')
+    const fields = record.fields.flatMap((field: unknown) => {
+      const {id, label} = (typeof field === 'object' && field !== null ? field : {}) as Record<string, unknown>
+      return typeof id === 'string' ? [{id, label: typeof label === 'string' ? label : ''}] : []
+    })
+    return createdItemReferences(item, vault.id, record.id, fields)
+  }
+
   /**
    * Reads each reference on its own, in parallel, to find every one that fails. The values are never
    * read: stdout is ignored. Throws {@link SecretResolutionError} listing the failures, or the first
@@ -115,10 +165,17 @@ export class OpCliProvider implements SecretProvider {
     }
   }
 
-  /** Runs an `op item …` command and parses its JSON; a missing vault is reported by name. */
-  private async runOpJson(arguments_: readonly string[], vault: string): Promise<unknown> {
+  /**
+   * Runs an `op item …` or `op vault …` command and parses its JSON; a missing vault is reported by
+   * name. `secrets`, values sent on stdin, are removed from whatever op says when it fails.
+   */
+  private async runOpJson(arguments_: readonly string[], vault: string, stdin: {input: string; secrets: readonly string[]} | undefined = undefined): Promise<unknown> {
     const subcommand = `${arguments_[0]} ${arguments_[1]}`
-    const result = await this.runOp(arguments_, {})
+    const ran = await this.runOp(arguments_, stdin === undefined ? {} : {input: stdin.input})
+    const result =
+      stdin === undefined || ran.exitCode === 0
+        ? ran
+        : {...ran, stderr: redactValues(ran.stderr, stdin.secrets), cause: ran.cause && new Error(redactValues(ran.cause.message, stdin.secrets))}
     if (result.exitCode !== 0) {
       const failure = classifyOpFailure(result.stderr)
       if (failure.kind === 'environment') throw failure.error(result.cause)
@@ -147,7 +204,7 @@ export class OpCliProvider implements SecretProvider {
     arguments_: readonly string[],
     io: {input?: string; stdout?: 'ignore'},
   ): Promise<OpResult> {
-    const subcommand = arguments_[0] === 'item' ? `item ${arguments_[1]}` : arguments_[0]!
+    const subcommand = arguments_[0] === 'item' || arguments_[0] === 'vault' ? `${arguments_[0]} ${arguments_[1]}` : arguments_[0]!
     const result = await execa(this.opCommand, arguments_, {
       env: this.environment,
       extendEnv: false,

@@ -3,8 +3,20 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {EnvironmentError, SecureError} from '../errors.js'
-import {capDetail, formatDuration, stripControlCharacters} from './message-text.js'
-import {type DirectoryItem, type ReferenceFailure, type SecretProvider, SecretResolutionError, verifyReferencesAreValid} from './provider.js'
+import {capDetail, formatDuration, redactValues, stripControlCharacters} from './message-text.js'
+import {
+  type CreatedItem,
+  DETAILS_SECTION,
+  type DirectoryItem,
+  type NewItem,
+  type ReferenceFailure,
+  type SecretProvider,
+  SecretResolutionError,
+  type VaultSummary,
+  createdItemReferences,
+  detailFieldId,
+  verifyReferencesAreValid,
+} from './provider.js'
 
 /**
  * How the SDK authenticates. `token` and `account` come from the environment and the user's config;
@@ -44,7 +56,21 @@ export interface SdkClient {
   items: {
     list(vaultId: string): Promise<ReadonlyArray<{id: string; title: string; state?: string}>>
     get(vaultId: string, itemId: string): Promise<{title: string; fields: ReadonlyArray<{title: string; value: string}>; notes: string}>
+    create(params: SdkItemCreateParams): Promise<{id: string; vaultId: string; fields: ReadonlyArray<{id: string; title: string}>}>
   }
+}
+
+/**
+ * The part of the SDK's `ItemCreateParams` that `secure` sends. `category` and `fieldType` are the
+ * SDK's string enums `ItemCategory` and `ItemFieldType`, written as their values (`Password`,
+ * `Concealed`, `Text`) so that building a call needs no import of the SDK.
+ */
+export interface SdkItemCreateParams {
+  category: string
+  vaultId: string
+  title: string
+  fields?: Array<{id: string; title: string; fieldType: string; value: string; sectionId?: string}>
+  sections?: Array<{id: string; title: string}>
 }
 
 /**
@@ -214,16 +240,41 @@ export class SdkProvider implements SecretProvider {
     })
   }
 
+  async listVaults(): Promise<readonly VaultSummary[]> {
+    return this.withClient(async (client) => (await client.vaults.list()).map(({id, title}) => ({id, title})))
+  }
+
+  async createItem(item: NewItem): Promise<CreatedItem> {
+    const details = item.details ?? []
+    return this.withClient(
+      async (client) => {
+        const created = await client.items.create({
+          category: 'Password',
+          vaultId: item.vaultId,
+          title: item.title,
+          fields: [
+            // The Password category's built-in field: the one field that needs no section.
+            {id: 'password', title: 'password', fieldType: 'Concealed', value: item.secret},
+            ...details.map((detail) => ({id: detailFieldId(detail.label), title: detail.label, fieldType: 'Text', value: detail.value, sectionId: DETAILS_SECTION})),
+          ],
+          sections: details.length > 0 ? [{id: DETAILS_SECTION, title: DETAILS_SECTION}] : [],
+        })
+        return createdItemReferences(item, created.vaultId, created.id, created.fields.map((field) => ({id: field.id, label: field.title})))
+      },
+      [item.secret, ...details.map((detail) => detail.value)],
+    )
+  }
+
   /**
    * Runs `work` with the client, within the time limit, and turns whatever the SDK throws into one
-   * {@link EnvironmentError} a user can act on.
+   * {@link EnvironmentError} a user can act on, with `secrets` (values `work` sends) removed from it.
    */
-  private async withClient<T>(work: (client: SdkClient) => Promise<T>): Promise<T> {
+  private async withClient<T>(work: (client: SdkClient) => Promise<T>, secrets: readonly string[] = []): Promise<T> {
     const pending = (async () => {
       try {
         return await work(await this.getClient())
       } catch (error) {
-        throw this.translate(error)
+        throw this.translate(error, secrets)
       }
     })()
     // The SDK cannot be cancelled: after a timeout its promise lives on, and must not end up as an
@@ -305,11 +356,11 @@ export class SdkProvider implements SecretProvider {
     })
   }
 
-  /** Sorts an SDK failure into an error a user can act on. Never quotes the token. */
-  private translate(error: unknown): SecureError {
+  /** Sorts an SDK failure into an error a user can act on. Never quotes the token, nor `sent` (values of the call). */
+  private translate(error: unknown, sent: readonly string[]): SecureError {
     if (error instanceof SecureError) return error
     const desktop = this.auth.kind === 'desktop'
-    const secrets = this.auth.kind === 'service-account' && this.auth.token !== undefined ? [this.auth.token, this.auth.token.trim()] : []
+    const secrets = [...sent, ...(this.auth.kind === 'service-account' && this.auth.token !== undefined ? [this.auth.token, this.auth.token.trim()] : [])]
     const detail = oneLine(redact(messageOf(error), secrets))
     // For --debug: the SDK's message only, redacted; its own object could hold anything.
     const cause = new Error(detail)
@@ -431,9 +482,7 @@ function unwrapJson(text: string): string {
 
 /** Removes the token, and anything shaped like a service account token, from a message. */
 function redact(text: string, secrets: readonly string[]): string {
-  let result = text
-  for (const secret of secrets) if (secret.length >= 4) result = result.replaceAll(secret, '[redacted]')
-  return result.replaceAll(/ops_[A-Za-z0-9+/=_-]{8,}/g, 'ops_[redacted]')
+  return redactValues(text, secrets).replaceAll(/ops_[A-Za-z0-9+/=_-]{8,}/g, 'ops_[redacted]')
 }
 
 /** One line without control characters, capped for a message. */

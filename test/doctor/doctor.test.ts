@@ -1,9 +1,11 @@
 import {execFileSync} from 'node:child_process'
-import {mkdir, writeFile} from 'node:fs/promises'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {givenCliWorkspace} from '../helpers/cli.js'
+import {readUserConfig} from '../../src/profile/user-config.js'
+import {findFilesContaining, givenCliWorkspace} from '../helpers/cli.js'
+import {snapshotFiles} from '../helpers/file-tree.js'
 
 /** Every secret value planted below: none may ever appear in secure doctor's output. */
 const SECRETS = {
@@ -87,5 +89,65 @@ describe('secure doctor', () => {
     const result = await workspace.run(['doctor'], {env: {GITHUB_TOKEN: '', OP_DOUBLE_VAULT: '', OP_DOUBLE_CALLS: ''}})
     expect(result.stdout).toBe('no credentials found where other programs can read them')
     expect(result.exitCode).toBe(0)
+  })
+})
+
+describe('secure doctor --fix, through the op CLI (its test double)', () => {
+  /** The credentials --fix moves out of the leaky home: the rest stays, with advice. */
+  const MOVED = [SECRETS.npm, SECRETS.pypi, SECRETS.gh, SECRETS.aws, SECRETS.cargo]
+
+  it('moves the tokens into 1Password with op item create, never in argv, and the config names them', async () => {
+    const workspace = await givenLeakyHome()
+
+    const result = await workspace.run(['doctor', '--fix', '--yes', '--vault', 'Private'])
+
+    // netrc, Docker, git's store and the project's .npmrc stay: high findings remain.
+    expect(result.exitCode).toBe(1)
+    expect(result.stdout).toContain('Moved 5 credentials into 1Password vault "Private"')
+    expect(result.stdout).toMatch(/^ {2}HIGH {4}netrc password: ~\/\.netrc:1 \(api\.example\.com\) \[sha256:[0-9a-f]{12}\]$/m)
+    // Out of every file under the home directory, into the double's vault.
+    for (const value of MOVED) expect(await findFilesContaining([workspace.home], value, 0)).toEqual([])
+    const vault = await readFile(workspace.op.vaultFile, 'utf8')
+    for (const value of MOVED) expect(vault).toContain(value)
+    // op got the secrets on stdin only; nothing printed holds one.
+    const calls = JSON.stringify(await workspace.op.calls())
+    expect(calls).toContain('["item","create","--vault","hu5ekhd4ogjxa6lqcgsztoyu4e","--format","json","-"]')
+    for (const value of Object.values(SECRETS)) {
+      expect(calls).not.toContain(value)
+      expect(result.stdout + result.stderr).not.toContain(value)
+    }
+    // The config holds references that op resolves to the values.
+    const entry = (await readUserConfig(workspace.configFile, workspace.home)).directories.find((candidate) => candidate.directory === workspace.home)!
+    expect(entry.settings.secrets.get('npm_config_//registry.npmjs.org/:_authToken')).toMatch(/^op:\/\/hu5ekhd4ogjxa6lqcgsztoyu4e\/[a-z2-7]{26}\/password$/)
+    const status = await workspace.run(['status'], {cwd: workspace.home})
+    expect(status.stdout).toMatch(/^commands {4}npm: npm_config_\/\/registry\.npmjs\.org\/:_authToken; twine: TWINE_PASSWORD; gh: GH_TOKEN; cargo: CARGO_REGISTRY_TOKEN; aws: AWS_SECRET_ACCESS_KEY, AWS_ACCESS_KEY_ID; others: none$/m)
+    // A second look finds none of them.
+    const after = await workspace.run(['doctor'])
+    expect(after.stdout).not.toMatch(/~\/\.npmrc:|~\/\.pypirc|hosts\.yml|\.aws\/credentials|credentials\.toml/)
+  })
+
+  it('changes no file when op cannot store an item', async () => {
+    const workspace = await givenLeakyHome()
+    const before = await snapshotFiles(workspace.home, ['.local/state'])
+
+    const result = await workspace.run(['doctor', '--fix', '--yes', '--vault', 'Private'], {env: {OP_DOUBLE_FAIL: 'no-network', OP_DOUBLE_FAIL_COMMANDS: 'item create'}})
+
+    expect(result.exitCode).toBe(69)
+    expect(result.stderr).toMatch(/^secure: error: cannot reach 1Password\nhint: /)
+    expect(await snapshotFiles(workspace.home, ['.local/state'])).toEqual(before)
+    for (const value of Object.values(SECRETS)) expect(result.stdout + result.stderr).not.toContain(value)
+  })
+
+  it('without a terminal and without --yes, shows the plan and changes nothing', async () => {
+    const workspace = await givenLeakyHome()
+    const before = await snapshotFiles(workspace.home)
+
+    const result = await workspace.run(['doctor', '--fix', '--vault', 'Private'])
+
+    expect(result.exitCode).toBe(77)
+    expect(result.stdout).toContain('these 5 credentials move into 1Password vault "Private"')
+    expect(result.stderr).toContain('no terminal to confirm the move on: nothing was changed')
+    expect(await snapshotFiles(workspace.home)).toEqual(before)
+    expect(JSON.stringify(await workspace.op.calls())).not.toContain('create')
   })
 })

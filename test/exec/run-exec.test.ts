@@ -24,7 +24,7 @@ async function givenRepository(profile: string, {allow = true} = {}) {
   const repository = join(home, 'src', 'project')
   await mkdir(repository, {recursive: true})
   await writeFile(join(repository, '.secure.toml'), profile)
-  const paths = {configFile: join(root, 'config', 'secure', 'config.toml'), trustDirectory: join(root, 'data'), auditLog: join(root, 'state', 'audit.jsonl'), cacheDirectory: join(root, 'cache'), home}
+  const paths = {configFile: join(root, 'config', 'secure', 'config.toml'), trustDirectory: join(root, 'data'), auditLog: join(root, 'state', 'audit.jsonl'), watchState: join(root, 'state', 'watch.json'), cacheDirectory: join(root, 'cache'), home}
   if (allow) await allowProfile(repository, repository, paths.trustDirectory, () => undefined)
 
   const provider = new FakeSecretProvider(

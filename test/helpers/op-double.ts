@@ -41,8 +41,8 @@ export interface OpDoubleOptions {
   vaults?: OpDoubleVaults
   /** Make every call (or only `failCommands`) fail this way. */
   fail?: OpDoubleFailure
-  /** The subcommands `fail` applies to: `inject`, `read`, `item`. Default all. */
-  failCommands?: ReadonlyArray<'inject' | 'read' | 'item'>
+  /** The commands `fail` applies to: `inject`, `read`, `item`, `vault`, or one such as `item create`. Default all. */
+  failCommands?: ReadonlyArray<'inject' | 'read' | 'item' | 'vault' | 'item create'>
   /** The environment to start from (for PATH and HOME); default process.env. */
   baseEnvironment?: Readonly<Record<string, string | undefined>>
 }
@@ -52,6 +52,8 @@ export interface OpDouble {
   environment: Record<string, string | undefined>
   /** Where each invocation's argv is appended, one JSON array per line. */
   callsFile: string
+  /** The vault JSON the double serves; `op item create` adds to it. */
+  vaultFile: string
   /** Every argv the double was started with so far, in order. */
   calls(): Promise<string[][]>
   /** Removes the temporary directory. */
@@ -82,6 +84,7 @@ export async function createOpDouble(options: OpDoubleOptions = {}): Promise<OpD
   return {
     environment,
     callsFile,
+    vaultFile,
     async calls() {
       const text = await readFile(callsFile, 'utf8')
       return text

@@ -13,6 +13,7 @@ const noUserConfig: UserConfig = {
   directoryItems: undefined,
   directories: [],
   sandbox: {},
+  watch: {npm: [], pypi: [], provenance: new Map()},
 }
 
 /** A home with a repository inside it, and secure's own state dir. */

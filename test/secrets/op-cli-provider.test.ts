@@ -310,6 +310,47 @@ describe('OpCliProvider.findItem', () => {
   })
 })
 
+describe('OpCliProvider.createItem and listVaults', () => {
+  it('creates the item from a template on stdin, never argv, and its references resolve to the values', async () => {
+    const {double, provider} = await givenProvider({account: 'work'})
+
+    const item = await provider.createItem({vaultId: 'hu5ekhd4ogjxa6lqcgsztoyu4e', title: 'AWS access key', secret: 'aws-secret-for-create-test', details: [{label: 'access key id', value: 'AKIACREATETEST0000'}]})
+
+    expect(item.secretReference).toMatch(/^op:\/\/hu5ekhd4ogjxa6lqcgsztoyu4e\/[a-z2-7]{26}\/password$/)
+    expect(item.detailReferences).toEqual([item.secretReference.replace(/password$/, 'access_key_id')])
+    expect(await provider.resolveAll([item.secretReference, ...item.detailReferences])).toEqual(
+      new Map([
+        [item.secretReference, 'aws-secret-for-create-test'],
+        [item.detailReferences[0], 'AKIACREATETEST0000'],
+      ]),
+    )
+    const calls = await double.calls()
+    expect(calls[0]).toEqual(['item', 'create', '--vault', 'hu5ekhd4ogjxa6lqcgsztoyu4e', '--format', 'json', '--account', 'work', '-'])
+    expect(JSON.stringify(calls)).not.toMatch(/aws-secret-for-create-test|AKIACREATETEST0000/)
+  })
+
+  it('reports op item create failing for want of a network as OP_NO_NETWORK', async () => {
+    const {provider} = await givenProvider({fail: 'no-network', failCommands: ['item create']})
+
+    const error = await caught(provider.createItem({vaultId: 'Private', title: 't', secret: 'a-secret-never-shown'}))
+
+    expect(error.code).toBe('OP_NO_NETWORK')
+    expectOneLineWithoutSecrets(error)
+  })
+
+  it('names a vault that does not exist', async () => {
+    const {provider} = await givenProvider()
+    const error = await caught(provider.createItem({vaultId: 'Nowhere', title: 't', secret: 'a-secret-never-shown'}))
+    expect(error.code).toBe('OP_VAULT_NOT_FOUND')
+  })
+
+  it('lists vaults by ID and name', async () => {
+    const {double, provider} = await givenProvider()
+    expect((await provider.listVaults()).map((vault) => vault.title)).toEqual(sample.vaults.map((vault) => vault.name))
+    expect(await double.calls()).toEqual([['vault', 'list', '--format', 'json']])
+  })
+})
+
 describe('the op inject template', () => {
   const nonce = '0123456789abcdef0123456789abcdef'
   /** What op inject does to the template: each `{{ reference }}` replaced by its value. */

@@ -9,6 +9,7 @@ import {
   defaultDesktopLibraryPaths,
   type SdkAuth,
   type SdkClient,
+  type SdkItemCreateParams,
   type SdkModule,
   SdkProvider,
   type SdkProviderOptions,
@@ -204,6 +205,7 @@ interface FakeSdk {
   configurations: unknown[]
   resolveAllCalls: string[][]
   itemsGetCalls: Array<[string, string]>
+  itemsCreateCalls: SdkItemCreateParams[]
 }
 
 /** A fake `@1password/sdk` whose client does what `client` says; the rest throws. */
@@ -213,6 +215,7 @@ function fakeSdk(client: Partial<{[K in keyof SdkClient]: Partial<SdkClient[K]>}
     configurations: [],
     resolveAllCalls: [],
     itemsGetCalls: [],
+    itemsCreateCalls: [],
     module: {
       async createClient(configuration) {
         fake.configurations.push(configuration)
@@ -232,6 +235,11 @@ function fakeSdk(client: Partial<{[K in keyof SdkClient]: Partial<SdkClient[K]>}
               fake.itemsGetCalls.push([vaultId, itemId])
               if (client.items?.get === undefined) throw new Error('items.get not faked')
               return client.items.get(vaultId, itemId)
+            },
+            async create(params) {
+              fake.itemsCreateCalls.push(params)
+              if (client.items?.create === undefined) throw new Error('items.create not faked')
+              return client.items.create(params)
             },
           },
         }
@@ -564,5 +572,48 @@ describe('SdkProvider.findItem', () => {
     await provider.findItem('Dev', ['~/src'])
     await provider.findItem('Dev', ['~/src/project'])
     expect(fake.configurations).toHaveLength(1)
+  })
+})
+
+describe('SdkProvider.createItem and listVaults', () => {
+  const created = {id: 'newitemid00000000000000000', vaultId: 'vault-dev', fields: [{id: 'password', title: 'password'}, {id: 'access_key_id', title: 'access key id'}]}
+
+  it('creates a Password item, details in a section, and returns references by ID', async () => {
+    const fake = fakeSdk({items: {create: async () => created}})
+
+    const item = await providerWith(fake).createItem({vaultId: 'vault-dev', title: 'AWS access key', secret: 'the-secret', details: [{label: 'access key id', value: 'AKIA1'}]})
+
+    expect(fake.itemsCreateCalls).toEqual([
+      {
+        category: 'Password',
+        vaultId: 'vault-dev',
+        title: 'AWS access key',
+        fields: [
+          {id: 'password', title: 'password', fieldType: 'Concealed', value: 'the-secret'},
+          {id: 'access_key_id', title: 'access key id', fieldType: 'Text', value: 'AKIA1', sectionId: 'details'},
+        ],
+        sections: [{id: 'details', title: 'details'}],
+      },
+    ])
+    expect(item).toEqual({secretReference: 'op://vault-dev/newitemid00000000000000000/password', detailReferences: ['op://vault-dev/newitemid00000000000000000/access_key_id']})
+  })
+
+  it('finds a field by its title when the SDK gives it another ID', async () => {
+    const fake = fakeSdk({items: {create: async () => ({...created, fields: [{id: 'xyz123', title: 'password'}]})}})
+    const item = await providerWith(fake).createItem({vaultId: 'vault-dev', title: 'npm', secret: 's3cret'})
+    expect(item.secretReference).toBe('op://vault-dev/newitemid00000000000000000/xyz123')
+  })
+
+  it('never repeats the values it sent in an error', async () => {
+    const fake = fakeSdk({items: {create: async () => Promise.reject(new Error('invalid user input: field value "the-secret-value" and "AKIA-detail" rejected'))}})
+    const error = await failureOf(providerWith(fake).createItem({vaultId: 'v', title: 't', secret: 'the-secret-value', details: [{label: 'key', value: 'AKIA-detail'}]}))
+    expect(error.code).toBe('OP_FAILED')
+    expectOneLineWithout(error, 'the-secret-value')
+    expectOneLineWithout(error, 'AKIA-detail')
+  })
+
+  it('lists vaults by ID and title', async () => {
+    const fake = fakeSdk({vaults: {list: async () => [{id: 'v1', title: 'Private'}, {id: 'v2', title: 'Work'}]}})
+    expect(await providerWith(fake).listVaults()).toEqual([{id: 'v1', title: 'Private'}, {id: 'v2', title: 'Work'}])
   })
 })
