@@ -6,22 +6,24 @@ import {EXIT_CODES} from '../errors.js'
 
 export default class Watch extends SecureCommand {
   static override summary = 'Alarm on a release of your package that you did not make.'
-  static override description = `Reads every version of each watched package ([watch] npm and pypi in your config, or the
-arguments: NAME for npm, pypi:NAME for PyPI) and explains it: "recorded" (secure publish uploaded
-these exact bytes) or "provenance" (signed provenance from the repository and workflow you name
-under [watch.provenance."NAME"], verified with Sigstore). Anything else alarms: a version nothing
-explains, other bytes than recorded, a file added to a release, provenance from elsewhere or that
-does not verify, a downgrade (no provenance after versions with it, a person after a trusted
-publisher), a dist-tag on an unexplained version. Each alarm is reported once.
+  static override description = `Reads every version of each watched package ([watch] npm, pypi and crates in your
+config, or the arguments: NAME for npm, pypi:NAME, crates:NAME) and explains it: "recorded"
+(secure publish uploaded these exact bytes) or "provenance" (npm provenance verified with
+Sigstore, or crates.io trusted publishing, from the repository you name under
+[watch.provenance."NAME"]). Anything else alarms: a version nothing explains, other bytes than
+recorded, a file added to a release, provenance from elsewhere or that does not verify, a
+downgrade (no provenance after versions with it, a person after a trusted publisher), a
+dist-tag on an unexplained version. Each alarm is reported once.
 Exit codes: 0 nothing new, 1 a new alarm, 69 something could not be checked.`
 
   static override enableJsonFlag = true
   static override strict = false
-  static override examples = ['<%= config.bin %> watch', '<%= config.bin %> watch my-package pypi:my-project --since 30d', '<%= config.bin %> watch --json']
-  static override args = {packages: Args.string({ignoreStdin: true, description: 'Packages to check: NAME (npm) or pypi:NAME [default: [watch] in your config].'})}
+  static override examples = ['<%= config.bin %> watch', '<%= config.bin %> watch my-package pypi:my-project crates:my-crate --since 30d', '<%= config.bin %> watch --json']
+  static override args = {packages: Args.string({ignoreStdin: true, description: 'Packages to check: NAME (npm), pypi:NAME or crates:NAME [default: [watch] in your config].'})}
   static override flags = {
     'npm-registry': Flags.string({description: 'The npm registry to read [default: npm_registry under [watch], else https://registry.npmjs.org/].'}),
     'pypi-json-api': Flags.string({description: 'PyPI\'s JSON API [default: pypi_json_api under [watch], else https://pypi.org/pypi/].'}),
+    'crates-api': Flags.string({description: 'The crates.io web API [default: crates_api under [watch], else https://crates.io].'}),
     since: Flags.string({description: 'Only judge versions published since a date (2026-11-01) or for a time (30d, 12h).'}),
   }
 
@@ -35,7 +37,7 @@ Exit codes: 0 nothing new, 1 a new alarm, 69 something could not be checked.`
     // TUF's client is loaded only when a version has provenance to verify.
     const loadTrust = async () => (await import('../watch/sigstore-trust.js')).loadSigstoreTrust(this.paths.cacheDirectory)
     const since = parseSince(flags.since, new Date())
-    const packages = await chooseWatchedPackages(argv as string[], {npmRegistry: flags['npm-registry'], pypiJsonApi: flags['pypi-json-api']}, this.paths)
+    const packages = await chooseWatchedPackages(argv as string[], {npmRegistry: flags['npm-registry'], pypiJsonApi: flags['pypi-json-api'], cratesApi: flags['crates-api']}, this.paths)
     const report = await watchReleases(
       {packages, since},
       {auditLog: this.paths.auditLog, statePath: this.paths.watchState, loadTrust},

@@ -37,11 +37,15 @@ export interface UserWatchSettings {
   npm: readonly string[]
   /** PyPI project names. */
   pypi: readonly string[]
+  /** crates.io crate names. */
+  crates: readonly string[]
   /** The npm registry to read (default https://registry.npmjs.org/). */
   npmRegistry?: string
   /** PyPI's JSON API (default https://pypi.org/pypi/). */
   pypiJsonApi?: string
-  /** `[watch.provenance."name"]`: the CI source whose signed provenance explains a version. */
+  /** The crates.io web API (default https://crates.io). */
+  cratesApi?: string
+  /** `[watch.provenance."name"]`: the CI source whose provenance (npm) or trusted publishing (crates.io) explains a version. */
   provenance: ReadonlyMap<string, ExpectedSource>
 }
 
@@ -75,7 +79,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}, watch: {npm: [], pypi: [], provenance: new Map()}}
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}, watch: {npm: [], pypi: [], crates: [], provenance: new Map()}}
     throw error
   }
   const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix the config file (see the README, "Configuration")'})
@@ -146,14 +150,20 @@ function firstLine(error: unknown): string {
 }
 
 function readUserWatch(section: unknown, fail: (problem: string) => UsageError): UserWatchSettings {
-  const watch: {npm: string[]; pypi: string[]; npmRegistry?: string; pypiJsonApi?: string; provenance: Map<string, ExpectedSource>} = {npm: [], pypi: [], provenance: new Map()}
+  const watch: {npm: string[]; pypi: string[]; crates: string[]; npmRegistry?: string; pypiJsonApi?: string; cratesApi?: string; provenance: Map<string, ExpectedSource>} = {
+    npm: [],
+    pypi: [],
+    crates: [],
+    provenance: new Map(),
+  }
   if (section === undefined) return watch
   if (!isTable(section)) throw fail('[watch] must be a table')
   const isUrl = (value: unknown): value is string => typeof value === 'string' && URL.canParse(value)
   for (const [key, value] of Object.entries(section)) {
-    if ((key === 'npm' || key === 'pypi') && Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== '')) watch[key] = value as string[]
+    if ((key === 'npm' || key === 'pypi' || key === 'crates') && Array.isArray(value) && value.every((name) => typeof name === 'string' && name !== '')) watch[key] = value as string[]
     else if (key === 'npm_registry' && isUrl(value)) watch.npmRegistry = value
     else if (key === 'pypi_json_api' && isUrl(value)) watch.pypiJsonApi = value
+    else if (key === 'crates_api' && isUrl(value)) watch.cratesApi = value
     else if (key === 'provenance' && isTable(value)) {
       for (const [name, source] of Object.entries(value)) {
         if (!isTable(source) || !isUrl(source.repository) || typeof source.workflow !== 'string' || source.workflow === '' || Object.keys(source).length !== 2) {
@@ -162,7 +172,7 @@ function readUserWatch(section: unknown, fail: (problem: string) => UsageError):
         watch.provenance.set(name, {repository: source.repository.replace(/\/+$/, ''), workflow: source.workflow.replace(/^\.?\//, '')})
       }
     } else {
-      throw fail(`watch.${key} is not a known setting or has a wrong value (npm = ["name"], pypi = ["name"], npm_registry = "https://…", pypi_json_api = "https://…", [watch.provenance."name"])`)
+      throw fail(`watch.${key} is not a known setting or has a wrong value (npm = ["name"], pypi = ["name"], crates = ["name"], npm_registry, pypi_json_api, crates_api = "https://…", [watch.provenance."name"])`)
     }
   }
   return watch

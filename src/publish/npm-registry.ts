@@ -1,7 +1,6 @@
 import {fetchRegistryJson} from './registry-http.js'
 
 // secure watch reads other registry documents with it, from here.
-export {fetchRegistryJson} from './registry-http.js'
 
 /** The parts of a packument (`GET /<name>`) that a release and `secure watch` read (publishing.md §3.1). */
 export interface Packument {

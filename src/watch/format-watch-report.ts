@@ -3,7 +3,7 @@ import {type Verdict, type WatchReport} from './watch-releases.js'
 /** `secure watch` for people: a table of versions, then what could not be checked, then the verdict. */
 export function formatWatchReport(report: WatchReport): string {
   const rows = report.verdicts.map((verdict) => [
-    verdict.kind === 'npm' ? verdict.package : `${verdict.package} (PyPI)`,
+    verdict.kind === 'npm' ? verdict.package : `${verdict.package} (${verdict.kind === 'pypi' ? 'PyPI' : 'crates.io'})`,
     verdict.version,
     verdict.published ? verdict.published.slice(0, 16).replace('T', ' ') : '',
     statusText(verdict),

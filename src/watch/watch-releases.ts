@@ -1,7 +1,7 @@
 import {type AuditRecord, readAuditLog, verifyAuditLog} from '../audit/index.js'
 import {EnvironmentError, SecureError} from '../errors.js'
-import {fetchRegistryJson} from '../publish/npm-registry.js'
 import {type ExpectedSource} from '../profile/user-config.js'
+import {fetchRegistryJson} from '../publish/registry-http.js'
 import {InvalidProvenanceError, type VerifiedProvenance, isExpectedSource, verifyNpmProvenance} from './provenance.js'
 import {type PublishedVersion, type WatchedPackage, readReleaseHistory} from './release-history.js'
 import {type SigstoreTrust} from './sigstore-trust.js'
@@ -24,13 +24,13 @@ export interface WatchContext {
 
 /** Why a version is an alarm. */
 export type AlarmKind =
-  /** No `secure publish` record and no provenance from the expected source. */
+  /** No `secure publish` record, and no provenance or trusted publishing from the expected source. */
   | 'unexplained'
   /** A record exists, but the registry serves other bytes. */
   | 'integrity'
   /** A PyPI file in the release that no record lists (added after the release). */
   | 'unrecorded-file'
-  /** Provenance from a repository or workflow other than the expected one. */
+  /** Provenance (or crates.io trusted publishing) from a repository or workflow other than the expected one. */
   | 'provenance-mismatch'
   /** Provenance that does not verify, or is about other bytes. */
   | 'provenance-invalid'
@@ -197,13 +197,24 @@ async function judgeVersion(
       return {status: 'provenance', detail: `built by ${source}`}
     }
   }
+  if (version.trustedPublishing) {
+    const source = `${version.trustedPublishing.repository} (run ${version.trustedPublishing.runId})`
+    if (!watched.provenance) {
+      return {status: 'alarm', alarm: 'unexplained', detail: `trusted publishing from ${source}, but [watch.provenance."${watched.name}"] names no source to expect`}
+    }
+    // crates.io records the repository and run, not the workflow file.
+    if (version.trustedPublishing.repository !== watched.provenance.repository) {
+      return {status: 'alarm', alarm: 'provenance-mismatch', detail: `trusted publishing from ${source}, not ${watched.provenance.repository}`}
+    }
+    return {status: 'provenance', detail: `trusted publishing from ${source}, as crates.io states it`}
+  }
   return {status: 'alarm', alarm: 'unexplained', detail: 'no secure publish record and no provenance'}
 }
 
 /** A version with a record: every file the registry serves must be one secure uploaded, byte for byte. */
 function compareWithRecord(watched: WatchedPackage, version: PublishedVersion, recorded: readonly RecordedFile[]): Pick<Verdict, 'status' | 'alarm' | 'detail'> {
   for (const file of version.files) {
-    // npm serves one tarball under the registry's own file name: its integrity is what counts.
+    // npm serves one tarball under the registry's own file name (no scope): its integrity is what counts.
     const match = watched.kind === 'npm' ? recorded[0] : recorded.find((candidate) => candidate.filename === file.filename)
     if (!match) return {status: 'alarm', alarm: 'unrecorded-file', detail: `${file.filename} was added to the release, and no secure publish record has it`}
     if (match.digest !== file.digest) {
@@ -213,18 +224,25 @@ function compareWithRecord(watched: WatchedPackage, version: PublishedVersion, r
   return {status: 'recorded', detail: 'published with secure publish, the same bytes'}
 }
 
-/** What `secure publish` recorded, by registry, package and version. */
+/**
+ * What `secure publish` uploaded, by registry, package and version: verified uploads, and versions
+ * it staged on npm (a human then approves exactly those bytes with 2FA).
+ */
 function publishRecords(records: readonly AuditRecord[]): Map<string, RecordedFile[]> {
   const found = new Map<string, RecordedFile[]>()
   for (const record of records) {
-    if (record.event !== 'publish') continue
+    if (record.event !== 'publish' && record.event !== 'publish.staged') continue
     const details = record.details as {kind?: string; package?: string; version?: string; registry?: string; jsonApi?: string; files?: RecordedFile[]}
-    // npm is watched where it was published; PyPI is uploaded to one URL and read from its JSON API.
+    // npm and cargo are watched where they were published; PyPI is uploaded to one URL and read from its JSON API.
     const registry = details.kind === 'pypi' ? details.jsonApi : details.registry
-    if ((details.kind !== 'npm' && details.kind !== 'pypi') || !registry || !details.package || !details.version || !Array.isArray(details.files)) continue
+    if (!isWatchedKind(details.kind) || !registry || !details.package || !details.version || !Array.isArray(details.files)) continue
     found.set(recordKey({kind: details.kind, registry, name: details.package}, details.version), details.files)
   }
   return found
+}
+
+function isWatchedKind(kind: string | undefined): kind is WatchedPackage['kind'] {
+  return kind === 'npm' || kind === 'pypi' || kind === 'cargo'
 }
 
 function recordKey(watched: WatchedPackage, version: string): string {

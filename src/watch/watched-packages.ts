@@ -9,36 +9,50 @@ import {type WatchedPackage} from './release-history.js'
 /** The registries `secure publish` uploads to by default, read where it verifies them. */
 const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/'
 const DEFAULT_PYPI_JSON_API = 'https://pypi.org/pypi/'
+const DEFAULT_CRATES_API = 'https://crates.io'
+
+/** How an argument names its registry: `pypi:name`, `crates:name`; a bare name is npm's. */
+const PREFIXES = {'npm:': 'npm', 'pypi:': 'pypi', 'crates:': 'cargo'} as const
 
 /**
- * What to watch: the arguments (`NAME` for npm, `pypi:NAME`), else `[watch]` in the user's config,
+ * What to watch: the arguments (`NAME` for npm, `pypi:NAME`, `crates:NAME`), else `[watch]` in the user's config,
  * each with the CI source its provenance must name. The list is explicit on purpose: an alarm
  * system that guesses what to watch misses what it guessed wrong.
  */
 export async function chooseWatchedPackages(
   args: readonly string[],
-  registries: {npmRegistry: string | undefined; pypiJsonApi: string | undefined},
+  registries: {npmRegistry: string | undefined; pypiJsonApi: string | undefined; cratesApi: string | undefined},
   paths: SecurePaths,
 ): Promise<Array<WatchedPackage & {provenance?: ExpectedSource}>> {
   const {watch} = await readUserConfig(paths.configFile, paths.home)
   const npmRegistry = normaliseRegistry(registries.npmRegistry ?? watch.npmRegistry ?? DEFAULT_NPM_REGISTRY)
   const pypiJsonApi = normaliseRegistry(registries.pypiJsonApi ?? watch.pypiJsonApi ?? DEFAULT_PYPI_JSON_API)
-  const named =
+  // As secure publish records it: no trailing slash.
+  const cratesApi = (registries.cratesApi ?? watch.cratesApi ?? DEFAULT_CRATES_API).replace(/\/+$/, '')
+  const named: Array<{kind: WatchedPackage['kind']; name: string}> =
     args.length > 0
-      ? args.map((arg) => (arg.startsWith('pypi:') ? {kind: 'pypi' as const, name: arg.slice(5)} : {kind: 'npm' as const, name: arg.replace(/^npm:/, '')}))
-      : [...watch.npm.map((name) => ({kind: 'npm' as const, name})), ...watch.pypi.map((name) => ({kind: 'pypi' as const, name}))]
+      ? args.map((arg) => {
+          const prefix = Object.keys(PREFIXES).find((candidate) => arg.startsWith(candidate)) as keyof typeof PREFIXES | undefined
+          return prefix ? {kind: PREFIXES[prefix], name: arg.slice(prefix.length)} : {kind: 'npm', name: arg}
+        })
+      : [
+          ...watch.npm.map((name) => ({kind: 'npm' as const, name})),
+          ...watch.pypi.map((name) => ({kind: 'pypi' as const, name})),
+          ...watch.crates.map((name) => ({kind: 'cargo' as const, name})),
+        ]
   if (named.length === 0) {
     const published = await publishedPackages(paths.auditLog)
     throw new UsageError('no packages to watch', {
       code: 'WATCH_NOTHING',
-      hint: `name them, or list them under [watch] in ${displayPath(paths.configFile, paths.home)}: npm = ["name"], pypi = ["name"]${published.length > 0 ? ` (secure publish has released ${published.join(', ')})` : ''}`,
+      hint: `name them, or list them under [watch] in ${displayPath(paths.configFile, paths.home)}: npm = ["name"], pypi = ["name"], crates = ["name"]${published.length > 0 ? ` (secure publish has released ${published.join(', ')})` : ''}`,
     })
   }
   const invalid = named.find((entry) => entry.name === '')
-  if (invalid) throw new UsageError(`"${invalid.kind}:" names no package`, {code: 'WATCH_BAD_PACKAGE', hint: 'write NAME for npm, pypi:NAME for PyPI'})
+  if (invalid) throw new UsageError('a prefix with no package name after it', {code: 'WATCH_BAD_PACKAGE', hint: 'write NAME for npm, pypi:NAME for PyPI, crates:NAME for crates.io'})
   return named.map(({kind, name}) => {
-    const provenance = kind === 'npm' ? watch.provenance.get(name) : undefined
-    return kind === 'npm' ? {kind, name, registry: npmRegistry, ...(provenance ? {provenance} : {})} : {kind, name: normaliseName(name), registry: pypiJsonApi}
+    if (kind === 'pypi') return {kind, name: normaliseName(name), registry: pypiJsonApi}
+    const provenance = watch.provenance.get(name)
+    return {kind, name, registry: kind === 'npm' ? npmRegistry : cratesApi, ...(provenance ? {provenance} : {})}
   })
 }
 

@@ -74,7 +74,7 @@ describe('secure watch', () => {
     const config = await badConfig.run(['watch'])
 
     expect(nothing.exitCode).toBe(2)
-    expect(nothing.stderr).toMatch(/^secure: error: no packages to watch\nhint: name them, or list them under \[watch\] in ~\/\.config\/secure\/config\.toml: npm = \["name"\], pypi = \["name"\]$/)
+    expect(nothing.stderr).toMatch(/^secure: error: no packages to watch\nhint: name them, or list them under \[watch\] in ~\/\.config\/secure\/config\.toml: npm = \["name"\], pypi = \["name"\], crates = \["name"\]$/)
     expect(since.exitCode).toBe(2)
     expect(since.stderr).toBe('secure: error: --since last week: not a date or a span of time\nhint: give a date such as 2026-11-01, or 30d or 12h')
     expect(config.exitCode).toBe(2)

@@ -13,7 +13,7 @@ const noUserConfig: UserConfig = {
   directoryItems: undefined,
   directories: [],
   sandbox: {},
-  watch: {npm: [], pypi: [], provenance: new Map()},
+  watch: {npm: [], pypi: [], crates: [], provenance: new Map()},
 }
 
 /** A home with a repository inside it, and secure's own state dir. */

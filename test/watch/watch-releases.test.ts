@@ -62,11 +62,17 @@ async function givenWatch(documents: Record<string, unknown>) {
   const context = {auditLog: join(root, 'state', 'audit.jsonl'), statePath: join(root, 'state', 'watch.json'), loadTrust: async () => shippedSigstoreTrust()}
   const audit = {logPath: context.auditLog, now: () => new Date('2026-11-30T10:00:00Z'), user: 'maintainer', host: 'laptop'}
   /** What `secure publish` appends after a verified upload. */
-  const recordPublish = (details: {kind?: 'npm' | 'pypi'; package: string; version: string; files: Array<{filename: string; digest: string}>}) =>
+  const recordPublish = (details: {kind?: 'npm' | 'pypi' | 'cargo'; package: string; version: string; files: Array<{filename: string; digest: string}>}, event = 'publish') =>
     appendAuditRecord(audit, {
-      event: 'publish',
+      event,
       cwd: root,
-      details: {kind: 'npm', ...details, ...(details.kind === 'pypi' ? {registry: 'https://upload.example/legacy/', jsonApi: registry.url} : {registry: registry.url}), verified: true},
+      details: {
+        kind: 'npm',
+        ...details,
+        // Where secure publish records each registry: PyPI's upload URL and JSON API; cargo's API base, no slash.
+        ...(details.kind === 'pypi' ? {registry: 'https://upload.example/legacy/', jsonApi: registry.url} : {registry: details.kind === 'cargo' ? registry.url.slice(0, -1) : registry.url}),
+        ...(event === 'publish' ? {verified: true} : {stageId: 'stage-1'}),
+      },
     })
   const watch = (packages: WatchOptions['packages'], since?: Date) => watchReleases({packages, since}, context)
   const npm = (name: string, provenance?: ExpectedSource) => ({kind: 'npm' as const, name, registry: registry.url, ...(provenance ? {provenance} : {})})
@@ -199,6 +205,18 @@ describe('secure watch on npm', () => {
     expect(report.verdicts[4]!.detail).toBe('published by stolen-token-user, where a trusted publisher (CI) published before')
   })
 
+  it('explains a version staged with secure publish and then approved: the registry serves the staged bytes', async () => {
+    const {watch, npm, recordPublish} = await givenWatch({
+      '/pkg': packument('pkg', {'1.0.0': {time: '2026-11-01T10:00:00Z'}, '1.1.0': {time: '2026-11-02T10:00:00Z', integrity: integrityOf('not staged')}}),
+    })
+    await recordPublish({package: 'pkg', version: '1.0.0', files: [{filename: 'pkg-1.0.0.tgz', digest: integrityOf('1.0.0')}]}, 'publish.staged')
+    await recordPublish({package: 'pkg', version: '1.1.0', files: [{filename: 'pkg-1.1.0.tgz', digest: integrityOf('1.1.0')}]}, 'publish.staged')
+
+    const report = await watch([npm('pkg')])
+
+    expect(statusOf(report)).toEqual([['1.0.0', 'recorded'], ['1.1.0', 'integrity']])
+  })
+
   it('--since judges only recent versions, with the older ones still counting as history', async () => {
     const {watch, npm} = await givenWatch({
       '/sigstore': packument('sigstore', {'0.4.0': {time: '2023-01-11T17:31:52Z', integrity: SIGSTORE_INTEGRITY, provenance: true}, '0.5.0': {time: '2026-11-20T10:00:00Z'}}),
@@ -267,5 +285,39 @@ describe('secure watch on PyPI', () => {
     expect(statusOf(report)).toEqual([['1.0.0', 'recorded'], ['1.1.0', 'unrecorded-file'], ['1.2.0', 'integrity']])
     expect(report.verdicts[1]!.detail).toBe('my_project-1.1.0-cp312-manylinux_x86_64.whl was added to the release, and no secure publish record has it')
     expect(report.verdicts[0]!.published).toBe('2026-11-01T10:00:00Z')
+  })
+})
+
+describe('secure watch on crates.io', () => {
+  const sha = (seed: string) => Buffer.alloc(32, seed).toString('hex')
+  /** A version as crates.io's web API lists it: `published_by` for a token, `trustpub_data` for trusted publishing. */
+  const crateVersion = (num: string, time: string, publisher: {login: string} | {trustpub: string}) => ({
+    num,
+    checksum: sha(num),
+    created_at: time,
+    published_by: 'login' in publisher ? {id: 1, login: publisher.login} : null,
+    trustpub_data: 'trustpub' in publisher ? {provider: 'github', repository: publisher.trustpub, run_id: '1234', sha: 'f00'} : null,
+  })
+
+  it('explains recorded crates and trusted publishing from the expected repository, and alarms on the rest', async () => {
+    const {watch, registry, recordPublish} = await givenWatch({
+      '/api/v1/crates/my-crate': {
+        crate: {name: 'my-crate'},
+        versions: [
+          crateVersion('0.3.0', '2026-11-05T10:00:00Z', {login: 'stolen-token-user'}),
+          crateVersion('0.2.1', '2026-11-04T10:00:00Z', {trustpub: 'someone-else/my-crate'}),
+          crateVersion('0.2.0', '2026-11-03T10:00:00Z', {trustpub: 'me/my-crate'}),
+          crateVersion('0.1.0', '2026-11-01T10:00:00Z', {login: 'me'}),
+        ],
+      },
+    })
+    await recordPublish({kind: 'cargo', package: 'my-crate', version: '0.1.0', files: [{filename: 'my-crate-0.1.0.crate', digest: sha('0.1.0')}]})
+    const api = registry.url.slice(0, -1)
+
+    const report = await watch([{kind: 'cargo', name: 'my-crate', registry: api, provenance: {repository: 'https://github.com/me/my-crate', workflow: '.github/workflows/release.yml'}}])
+
+    expect(statusOf(report)).toEqual([['0.1.0', 'recorded'], ['0.2.0', 'provenance'], ['0.2.1', 'provenance-mismatch'], ['0.3.0', 'downgrade']])
+    expect(report.verdicts[1]!.detail).toBe('trusted publishing from https://github.com/me/my-crate (run 1234), as crates.io states it')
+    expect(report.verdicts[3]!.detail).toBe('published by stolen-token-user, where a trusted publisher (CI) published before')
   })
 })
