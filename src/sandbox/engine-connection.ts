@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode'
 
 import {EnvironmentError} from '../errors.js'
 import {type EngineCandidate, type EngineEndpoint, describeEndpoint, engineDiscoveryInputs, listEngineCandidates} from './engine-candidates.js'
-import {type EngineFacts, type EngineInfoSource, detectEngineFacts} from './engine-facts.js'
+import {type EngineFacts, type EngineInfoSource, type LibpodInfo, detectEngineFacts} from './engine-facts.js'
 import {loadDockerode} from './load-dockerode.js'
 
 /** An engine that answered, with what it is. */
@@ -104,9 +104,12 @@ function engineInfoSource(docker: Dockerode): EngineInfoSource {
     libpodInfo: () =>
       new Promise((resolve, reject) => {
         // Any /vX.Y.Z/ prefix is accepted; v4.0.0 is the oldest libpod API with the fields used.
-        docker.modem.dial({path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: {200: true}, options: {}}, (error, data) =>
-          error ? reject(error) : resolve(data as Awaited<ReturnType<EngineInfoSource['libpodInfo']>>),
-        )
+        docker.modem.dial({path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: {200: true}, options: {}}, (error, data) => {
+          if (!error) resolve(data as LibpodInfo)
+          // Docker has no libpod API: that answer is what tells it from Podman.
+          else if ((error as {statusCode?: number}).statusCode === 404) resolve(undefined)
+          else reject(error)
+        })
       }),
   }
 }
