@@ -1,4 +1,3 @@
-import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {type FileHandle, chmod, mkdtemp, open, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -13,11 +12,12 @@ import {loadProfileForDirectory} from '../profile/load-profile.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
 import {FORWARDED_SIGNALS} from '../signals.js'
 import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec} from './container-spec.js'
+import {describeOwner, removeContainersOfGoneOwners} from './container-owner.js'
 import {copyOutOfArchive, verifyOutPath} from './copy-out.js'
 import {describeEndpoint} from './engine-candidates.js'
 import {connectToChosenEngine} from './engine-connection.js'
 import {loadDockerode} from './load-dockerode.js'
-import {describeIsolation} from './engine-facts.js'
+import {type EngineFacts, describeIsolation} from './engine-facts.js'
 import {DEFAULT_BASE_IMAGE, prepareRunImage} from './sandbox-image.js'
 import {listWorkspaceExclusions} from './workspace-exclusions.js'
 
@@ -99,7 +99,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
       progress: context.progress,
     }),
     listWorkspaceExclusions(options.repository),
-    removeStaleContainers(engine.docker),
+    removeContainersOfGoneOwners(engine.docker),
   ])
 
   const spec: SandboxSpec = {
@@ -119,16 +119,20 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
       workspaceBytes: WORKSPACE_BYTES,
     },
     init: true,
-    tty: context.interactive,
+    terminal: context.interactive ? {rows: context.stdout.rows ?? 0, columns: context.stdout.columns ?? 0} : undefined,
     out: outPaths.length > 0 ? {paths: outPaths, directory: await makeOutDirectory(context.uid)} : undefined,
-    runId: randomBytes(8).toString('hex'),
+    owner: await describeOwner(),
   }
-  const container = await createContainer(engine.docker, spec, engine.facts.kind, context.notice)
+  const container = await createContainer(engine.docker, spec, engine.facts, context.notice)
   const forward = (signal: NodeJS.Signals) => void container.kill({signal}).catch(() => {})
-  const resize = () => void container.resize({h: context.stdout.rows ?? 24, w: context.stdout.columns ?? 80}).catch(() => {})
+  // The user's terminal changed size (Node turns SIGWINCH into 'resize'): so does the command's.
+  const resize = () => {
+    const {rows, columns} = context.stdout
+    if (rows && columns) void container.resize({h: rows, w: columns}).catch(() => {})
+  }
   try {
     const stream = await attachContainer(engine.docker, container.id)
-    if (spec.tty) {
+    if (spec.terminal) {
       stream.pipe(context.stdout, {end: false})
     } else {
       engine.docker.modem.demuxStream(stream, context.stdout, context.stderr)
@@ -139,9 +143,11 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
     const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
     await container.start()
-    if (spec.tty) {
+    if (spec.terminal) {
       // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
       context.stdin.setRawMode?.(true)
+      // The workspace script sized the terminal before the command; a resize since then is caught
+      // here, as the engine resizes only a running container.
       resize()
       context.stdout.on('resize', resize)
     }
@@ -160,7 +166,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
     context.stdout.off('resize', resize)
     context.stdin.unpipe()
-    if (spec.tty) context.stdin.setRawMode?.(false)
+    if (spec.terminal) context.stdin.setRawMode?.(false)
     // stdin was only read for the container: let the process end without waiting on it.
     context.stdin.pause()
     await container.remove({force: true}).catch(() => {})
@@ -262,23 +268,14 @@ function attachContainer(docker: Dockerode, id: string): Promise<NodeJS.ReadWrit
   })
 }
 
-/**
- * Removes the stopped containers of earlier runs: on Podman a run that was killed leaves its
- * container behind (no AutoRemove there, see container-spec.ts).
- */
-async function removeStaleContainers(docker: Dockerode): Promise<void> {
-  const stale = await docker.listContainers({all: true, filters: {label: ['dev.secure.run'], status: ['created', 'exited']}})
-  await Promise.all(stale.map((container) => docker.getContainer(container.Id).remove({force: true}).catch(() => {})))
-}
-
-async function createContainer(docker: Dockerode, spec: SandboxSpec, kind: 'docker' | 'podman', notice: (line: string) => void): Promise<Dockerode.Container> {
+async function createContainer(docker: Dockerode, spec: SandboxSpec, facts: EngineFacts, notice: (line: string) => void): Promise<Dockerode.Container> {
   try {
-    return await docker.createContainer(buildContainerSpec(spec, {kind}))
+    return await docker.createContainer(buildContainerSpec(spec, facts))
   } catch (error) {
     // Podman without catatonit cannot give the container an init (sandbox.md trap 1).
-    if (kind === 'podman' && /catatonit|container-init/.test(String((error as Error).message))) {
+    if (facts.kind === 'podman' && /catatonit|container-init/.test(String((error as Error).message))) {
       notice('secure: warning: Podman has no init binary (install catatonit); running without one')
-      return docker.createContainer(buildContainerSpec({...spec, init: false}, {kind}))
+      return docker.createContainer(buildContainerSpec({...spec, init: false}, facts))
     }
     throw error
   }
