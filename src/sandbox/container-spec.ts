@@ -72,13 +72,14 @@ const UNREADABLE_NAMED = 10
  * anyway, and a file kept from others is likely a secret. GNU tar, in the C locale, names each such
  * path in a warning of its own. Any other failure of the copy stops the run with exit code 125 (the
  * code `docker run` uses for its own failures), so a suite that never ran is not mistaken for one
- * that passed or failed.
+ * that passed or failed; a repository the user cannot read at all is said so in one line.
  */
 const WORKSPACE_SCRIPT = String.raw`
 [ "$1" = 0 ] || stty rows "$1" cols "$2" 2>/dev/null; shift 2
 n=$1; shift; while [ "$n" -gt 0 ]; do printf '%s\n' "$1"; shift; n=$((n - 1)); done > /tmp/.secure-exclude
 n=$1; shift; while [ "$n" -gt 0 ]; do printf '%s\n' "$1"; shift; n=$((n - 1)); done > /tmp/.secure-out
 mkdir ${WORKSPACE_COPY}
+[ -r ${SOURCE_MOUNT} ] && [ -x ${SOURCE_MOUNT} ] || { echo "secure: the sandbox's user (uid $(id -u)) cannot read the repository's directory; let it in (chmod o+rx on that directory)" >&2; exit 125; }
 { LC_ALL=C tar -C ${SOURCE_MOUNT} --anchored --no-wildcards -X /tmp/.secure-exclude --ignore-failed-read -cf - . 2>/tmp/.secure-copy-errors; echo $? > /tmp/.secure-copy-status; } | tar -C ${WORKSPACE_COPY} -xpf - && read copied < /tmp/.secure-copy-status && [ "$copied" = 0 ] || { cat /tmp/.secure-copy-errors >&2; echo "secure: copying the repository into the sandbox failed" >&2; exit 125; }
 if [ -s /tmp/.secure-copy-errors ]; then
   unreadable='^tar: \./\(.*\): Warning: Cannot [a-z]*: Permission denied$'

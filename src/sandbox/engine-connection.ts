@@ -29,6 +29,13 @@ export async function connectToEngine(candidates: readonly EngineCandidate[], op
       // No separate ping: the first question detection asks fails the same way on a dead engine.
       return {candidate, facts: await withDeadline(detectEngineFacts(engineInfoSource(docker)), options.timeoutMs ?? 10_000), docker}
     } catch (error) {
+      if (candidate.explicit && reasonOf(error) === 'EACCES') {
+        throw new EnvironmentError(`the container engine at ${where} does not let this user in (EACCES on its socket)`, {
+          code: 'ENGINE_FORBIDDEN',
+          hint: 'use a rootless engine of your own (secure sandbox doctor explains how); access to a rootful one\'s socket is root on this machine',
+          cause: error,
+        })
+      }
       if (candidate.explicit) {
         throw new EnvironmentError(`the container engine at ${where} does not answer (${reasonOf(error)})`, {
           code: 'ENGINE_UNREACHABLE',

@@ -123,7 +123,9 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     out: outPaths.length > 0 ? {paths: outPaths, directory: await makeOutDirectory(context.uid)} : undefined,
     owner: await describeOwner(),
   }
-  const container = await createContainer(engine.docker, spec, engine.facts, context.notice)
+  const container = await createContainer(engine.docker, spec, engine.facts, context.notice).catch((error: unknown) => {
+    throw engineRefused(error, options.repository)
+  })
   const forward = (signal: NodeJS.Signals) => void container.kill({signal}).catch(() => {})
   // The user's terminal changed size (Node turns SIGWINCH into 'resize'): so does the command's.
   const resize = () => {
@@ -142,7 +144,11 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     // Waiting before starting: with AutoRemove, a fast command's container may be gone by the time a
     // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
     const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
-    await container.start()
+    // A container that fails to start is removed below, and its wait may fail then: not an error of its own.
+    exited.catch(() => {})
+    await container.start().catch((error: unknown) => {
+      throw engineRefused(error, options.repository)
+    })
     if (spec.terminal) {
       // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
       context.stdin.setRawMode?.(true)
@@ -265,6 +271,30 @@ function attachContainer(docker: Dockerode, id: string): Promise<NodeJS.ReadWrit
       },
       (error, stream) => (error ? reject(error) : resolve(stream as NodeJS.ReadWriteStream)),
     )
+  })
+}
+
+/**
+ * The engine's answer when it refuses to create or start the container, as an environment problem
+ * with the engine's own words. The commonest: an engine that runs as another user (another user's
+ * rootless Podman) cannot enter the repository's directories. Anything but an engine's answer
+ * (one with an HTTP status) is left as it is.
+ */
+function engineRefused(error: unknown, repository: string): unknown {
+  const {statusCode, json, message} = error as {statusCode?: number; json?: {message?: string} | null; message?: string}
+  if (statusCode === undefined) return error
+  const answer = (json?.message ?? String(message)).trim().split('\n')[0]!
+  if (/permission denied/i.test(answer) && answer.includes(repository)) {
+    return new EnvironmentError(`the container engine cannot read the repository ${repository} (permission denied)`, {
+      code: 'ENGINE_CANNOT_READ_REPOSITORY',
+      hint: 'the engine runs as another user: let it reach the repository (chmod o+x on every directory above it), or use an engine of your own',
+      cause: error,
+    })
+  }
+  return new EnvironmentError(`the container engine refused the container: ${answer}`, {
+    code: 'ENGINE_REFUSED',
+    hint: 'secure sandbox doctor checks the engine; --debug shows its whole answer',
+    cause: error,
   })
 }
 

@@ -1,3 +1,4 @@
+import {chmod} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -38,6 +39,17 @@ describe('connectToEngine', () => {
     await expect(connectToEngine([unix(join(directory, 'gone.sock'), 'DOCKER_HOST', true), unix(socketPath, 'rootless Podman', false)])).rejects.toMatchObject({
       code: 'ENGINE_UNREACHABLE',
       message: `the container engine at DOCKER_HOST: unix://${join(directory, 'gone.sock')} does not answer (ENOENT)`,
+    })
+  })
+
+  it.runIf(process.getuid?.() !== 0)('says so when the socket does not let this user in, and what to do instead', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenPodmanLikeEngine(directory)
+    await chmod(socketPath, 0o000)
+    await expect(connectToEngine([unix(socketPath, '--engine', true)])).rejects.toMatchObject({
+      code: 'ENGINE_FORBIDDEN',
+      message: `the container engine at --engine: unix://${socketPath} does not let this user in (EACCES on its socket)`,
+      hint: expect.stringContaining('rootless engine of your own'),
     })
   })
 

@@ -1,5 +1,6 @@
 import {execFileSync, spawn} from 'node:child_process'
 import {once} from 'node:events'
+import {statSync} from 'node:fs'
 import {chmod, copyFile, mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -16,6 +17,12 @@ const engines = await findEngines()
 const IMAGE = TEST_BASE_IMAGE
 const escapeBattery = fileURLToPath(new URL('../fixtures/sandbox/escape-battery.sh', import.meta.url))
 const withTerminal = fileURLToPath(new URL('../fixtures/bin/with-terminal.py', import.meta.url))
+
+/** Whether the engine's socket is another user's: rootless Podman served for another user (setup-engines). */
+function engineRunsAsAnotherUser(url: string): boolean {
+  const owner = statSync(url.replace('unix://', '')).uid
+  return owner !== 0 && owner !== process.getuid!()
+}
 
 describe('engines present', () => {
   it.runIf(process.env.CI)('CI has Docker and rootless Podman', () => {
@@ -180,6 +187,37 @@ describe.each(engines)('secure run on $name', (engine) => {
       expect(quiet.exitCode).toBe(0)
     } finally {
       await chmod(join(repository, 'private'), 0o755)
+    }
+  })
+
+  it('says in one line when the sandbox\'s user cannot read the repository\'s directory at all, and runs nothing', async () => {
+    const {runSandboxed, repository} = await givenUntrustedRepository()
+    // Write and search, no read: not even its owner can list it without a capability.
+    await chmod(repository, 0o300)
+    try {
+      const result = await runSandboxed(['--', 'sh', '-c', 'echo ran'])
+      expect(result.exitCode).toBe(125)
+      expect(result.stdout).toBe('')
+      expect(result.stderr.split('\n').slice(1)).toEqual([
+        expect.stringMatching(/^secure: the sandbox's user \(uid \d+\) cannot read the repository's directory; let it in \(chmod o\+rx on that directory\)$/),
+      ])
+    } finally {
+      await chmod(repository, 0o755)
+    }
+  })
+
+  it.runIf(engineRunsAsAnotherUser(url))('says in one line when the engine, another user\'s, cannot reach the repository', async () => {
+    const {runSandboxed, repository, home} = await givenUntrustedRepository()
+    await chmod(home, 0o700)
+    try {
+      const result = await runSandboxed(['--', 'true'])
+      expect(result.exitCode).toBe(69)
+      expect(result.stderr.split('\n').slice(1)).toEqual([
+        `secure: error: the container engine cannot read the repository ${repository} (permission denied)`,
+        expect.stringMatching(/^hint: the engine runs as another user: /),
+      ])
+    } finally {
+      await chmod(home, 0o755)
     }
   })
 
