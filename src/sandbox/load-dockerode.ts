@@ -5,18 +5,20 @@ const require = createRequire(import.meta.url)
 
 /**
  * Loads dockerode without the parts a `secure run` on a local socket never uses: its BuildKit
- * session (gRPC and protobuf, ~60 ms to load), docker-modem's SSH transport (ssh2, ~25 ms), and
- * the tar-fs that packs a build context from a directory (~15 ms; secure hands its builds a
- * stream). Each is replaced in the module cache by a stand-in that loads the real module the first
- * time it is called or one of its exports is read, so ssh:// engines and builds still work. None is
- * touched while dockerode loads. If a package moves its files, the stand-in is simply not
- * installed and everything loads as before.
+ * session (gRPC and protobuf, ~60 ms to load), docker-modem's SSH transport (ssh2, ~25 ms), the
+ * tar-fs that packs a build context from a directory (~15 ms; secure hands its builds a stream),
+ * and the duplex docker-modem wraps an attach in when the engine does not switch protocols (with
+ * its readable-stream, ~8 ms). Each is replaced in the module cache by a stand-in that loads the
+ * real module the first time it is called, constructed or one of its exports read, so ssh://
+ * engines, builds and such engines still work. None is touched while dockerode loads. If a package
+ * moves its files, the stand-in is simply not installed and everything loads as before.
  */
 export async function loadDockerode(): Promise<typeof Dockerode> {
   const dockerode = require.resolve('dockerode')
   deferModule('dockerode/lib/session.js')
   deferModule('docker-modem/lib/ssh.js', dockerode)
   deferModule('tar-fs', dockerode)
+  deferModule('docker-modem/lib/http_duplex.js', dockerode)
   return (await import('dockerode')).default
 }
 
@@ -38,9 +40,11 @@ function deferModule(request: string, from?: string): void {
     return real
   }
   standIn.filename = path
-  // An arrow function as the target: it has no `prototype` the proxy would have to report as is.
-  standIn.exports = new Proxy(() => {}, {
+  // A function target, so that the stand-in can be called and constructed (its `prototype` is
+  // writable, so the proxy may report the real one).
+  standIn.exports = new Proxy(function deferred() {}, {
     apply: (_target, thisArgument, args) => Reflect.apply(load() as (...args: unknown[]) => unknown, thisArgument, args),
+    construct: (_target, args) => Reflect.construct(load() as new (...args: unknown[]) => object, args),
     get: (_target, key) => Reflect.get(load(), key),
   })
   standIn.loaded = true
