@@ -110,6 +110,17 @@ done < /tmp/.secure-out
 exit $status
 `
 
+/**
+ * Whether the engine removes the container itself when it stops: Docker does, so even a killed
+ * `secure` leaves none behind. Not Podman 4.3: there, wait() then sometimes reports exit code 0
+ * for a command that failed (measured here), and a failing suite must never look green. Podman's
+ * containers are removed by secure itself, and those of a killed secure by the next run
+ * (container-owner.ts).
+ */
+export function engineRemovesContainer(facts: Pick<EngineFacts, 'kind'>): boolean {
+  return facts.kind === 'docker'
+}
+
 /** An unprivileged id for a container started by root: the invoking uid would be root inside. */
 const NOBODY = 65_534
 
@@ -199,11 +210,7 @@ export function buildContainerSpec(spec: SandboxSpec, facts: Pick<EngineFacts, '
       NetworkMode: spec.network ? (keepId ? 'slirp4netns' : 'bridge') : 'none',
       IpcMode: 'private',
       Init: spec.init,
-      // Docker removes the container when it stops, so even a killed `secure` leaves none behind.
-      // Not on Podman 4.3: there, wait() then sometimes reports exit code 0 for a command that
-      // failed (measured here) — a failing suite must never look green. Podman's containers are
-      // removed by secure itself, and those of a killed secure by the next run (container-owner.ts).
-      AutoRemove: !podman,
+      AutoRemove: engineRemovesContainer(facts),
       ...(keepId ? {UsernsMode: 'keep-id'} : {}),
       ...(podman && !facts.rootless ? {Ulimits: ROOTFUL_PODMAN_ULIMITS} : {}),
     },

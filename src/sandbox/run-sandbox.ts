@@ -11,7 +11,7 @@ import {type SecurePaths} from '../paths.js'
 import {loadProfileForDirectory} from '../profile/load-profile.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
 import {FORWARDED_SIGNALS} from '../signals.js'
-import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec} from './container-spec.js'
+import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec, engineRemovesContainer} from './container-spec.js'
 import {describeOwner, removeContainersOfGoneOwners} from './container-owner.js'
 import {copyOutOfArchive, verifyOutPath} from './copy-out.js'
 import {describeEndpoint} from './engine-candidates.js'
@@ -142,8 +142,10 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     const finished = new Promise<void>((resolve) => stream.once('end', resolve).once('close', resolve))
     for (const signal of FORWARDED_SIGNALS) context.signals.on(signal, forward)
     // Waiting before starting: with AutoRemove, a fast command's container may be gone by the time a
-    // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
-    const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
+    // later wait asks for it (verified on Docker 20.10 and Podman 4.3). A container the engine
+    // removes is waited for until it is gone, as `docker run --rm` does: the run ends without it.
+    const condition = engineRemovesContainer(engine.facts) ? 'removed' : 'next-exit'
+    const exited = container.wait({condition}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
     // A container that fails to start is removed below, and its wait may fail then: not an error of its own.
     exited.catch(() => {})
     await container.start().catch((error: unknown) => {
