@@ -24,7 +24,8 @@ function timeRun(command, args, options) {
 function rawDockerArguments(repository, command) {
   return [
     'run', '--rm', '--user', '65534:65534', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only',
-    '--tmpfs', '/tmp:rw,exec,nosuid,nodev,size=512m', '--tmpfs', '/workspace:rw,exec,nosuid,nodev,size=2147483648,uid=65534,gid=65534,mode=0700',
+    '--tmpfs', '/tmp:rw,exec,nosuid,nodev,size=512m', '--tmpfs', '/var/tmp:rw,exec,nosuid,nodev,size=256m', '--tmpfs', '/run:rw,noexec,nosuid,nodev,size=16m',
+    '--tmpfs', '/workspace:rw,exec,nosuid,nodev,size=2147483648,uid=65534,gid=65534,mode=0700',
     '--mount', `type=bind,source=${repository},target=/src,readonly`, '--network', 'none', '--ipc', 'private',
     '--pids-limit', '512', '--memory', '2g', '--memory-swap', '2g', '--cpus', '2', '--init', '-w', '/workspace', IMAGE,
     'sh', '-c', 'mkdir /workspace/repo && tar -C /src -cf - . | tar -C /workspace/repo -xpf - && cd /workspace/repo && exec "$@"', 'secure-run', ...command,

@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode'
 
 import {EnvironmentError} from '../errors.js'
 import {type EngineCandidate, type EngineEndpoint, describeEndpoint, engineDiscoveryInputs, listEngineCandidates} from './engine-candidates.js'
-import {type EngineFacts, type EngineInfoSource, detectEngineFacts} from './engine-facts.js'
+import {type EngineFacts, type EngineInfoSource, type LibpodInfo, detectEngineFacts} from './engine-facts.js'
 import {loadDockerode} from './load-dockerode.js'
 
 /** An engine that answered, with what it is. */
@@ -29,6 +29,13 @@ export async function connectToEngine(candidates: readonly EngineCandidate[], op
       // No separate ping: the first question detection asks fails the same way on a dead engine.
       return {candidate, facts: await withDeadline(detectEngineFacts(engineInfoSource(docker)), options.timeoutMs ?? 10_000), docker}
     } catch (error) {
+      if (candidate.explicit && reasonOf(error) === 'EACCES') {
+        throw new EnvironmentError(`the container engine at ${where} does not let this user in (EACCES on its socket)`, {
+          code: 'ENGINE_FORBIDDEN',
+          hint: 'use a rootless engine of your own (secure sandbox doctor explains how); access to a rootful one\'s socket is root on this machine',
+          cause: error,
+        })
+      }
       if (candidate.explicit) {
         throw new EnvironmentError(`the container engine at ${where} does not answer (${reasonOf(error)})`, {
           code: 'ENGINE_UNREACHABLE',
@@ -104,9 +111,12 @@ function engineInfoSource(docker: Dockerode): EngineInfoSource {
     libpodInfo: () =>
       new Promise((resolve, reject) => {
         // Any /vX.Y.Z/ prefix is accepted; v4.0.0 is the oldest libpod API with the fields used.
-        docker.modem.dial({path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: {200: true}, options: {}}, (error, data) =>
-          error ? reject(error) : resolve(data as Awaited<ReturnType<EngineInfoSource['libpodInfo']>>),
-        )
+        docker.modem.dial({path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: {200: true}, options: {}}, (error, data) => {
+          if (!error) resolve(data as LibpodInfo)
+          // Docker has no libpod API: that answer is what tells it from Podman.
+          else if ((error as {statusCode?: number}).statusCode === 404) resolve(undefined)
+          else reject(error)
+        })
       }),
   }
 }

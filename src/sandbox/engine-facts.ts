@@ -22,44 +22,50 @@ export interface EngineFacts {
 
 /** The engine calls detection needs. */
 export interface EngineInfoSource {
-  version(): Promise<{Version?: string; Arch?: string; Components?: Array<{Name?: string; Version?: string}>}>
+  version(): Promise<{Version?: string; Arch?: string}>
   info(): Promise<{SecurityOptions?: string[] | null; CgroupDriver?: string; MemoryLimit?: boolean; PidsLimit?: boolean; Driver?: string}>
-  /** Podman's own `/libpod/info`, which tells the truth about rootless cgroups. */
-  libpodInfo(): Promise<{
-    host?: {security?: {rootless?: boolean}; cgroupVersion?: string; cgroupControllers?: string[] | null}
-    store?: {graphDriverName?: string}
-  }>
+  /** Podman's own `/libpod/info`, which tells the truth about rootless cgroups; undefined from an engine without it (Docker). */
+  libpodInfo(): Promise<LibpodInfo | undefined>
 }
 
-/** Asks the engine what it is and what it enforces. */
+/** The fields of Podman's `/libpod/info` that detection reads. */
+export interface LibpodInfo {
+  host?: {arch?: string; security?: {rootless?: boolean}; cgroupVersion?: string; cgroupControllers?: string[] | null}
+  store?: {graphDriverName?: string}
+  version?: {Version?: string}
+}
+
+/**
+ * Asks the engine what it is and what it enforces. Podman's `/libpod/info` is asked first: it
+ * holds everything, and it spares Podman's compat `/version` and `/info`, which take 0.3 s and
+ * 0.2 s on Podman 4.3.1 (measured) where libpod's takes 0.2 s; Docker answers it 404 at once.
+ */
 export async function detectEngineFacts(engine: EngineInfoSource): Promise<EngineFacts> {
-  const [version, info] = await Promise.all([engine.version(), engine.info()])
-  const podman = (version.Components ?? []).some((component) => /podman/i.test(component.Name ?? ''))
-  const securityOptions = (info.SecurityOptions ?? []).flatMap((option) => option.split(','))
-  let rootless = securityOptions.includes('name=rootless')
-
-  if (!podman) {
-    const enforced = info.CgroupDriver !== 'none' && info.MemoryLimit === true && info.PidsLimit === true
-    return {
-      kind: 'docker',
-      architecture: version.Arch ?? 'unknown',
-      version: version.Version ?? 'unknown',
-      rootless,
-      limitsEnforced: enforced,
-      limitsProblem: enforced ? undefined : 'the engine reports no memory or pids cgroup (rootless Docker on cgroup v1)',
-      storageDriver: info.Driver,
-    }
-  }
-
   const libpod = await engine.libpodInfo()
-  rootless ||= libpod.host?.security?.rootless === true
+  if (libpod) return podmanFacts(libpod)
+  const [version, info] = await Promise.all([engine.version(), engine.info()])
+  const rootless = (info.SecurityOptions ?? []).flatMap((option) => option.split(',')).includes('name=rootless')
+  const enforced = info.CgroupDriver !== 'none' && info.MemoryLimit === true && info.PidsLimit === true
+  return {
+    kind: 'docker',
+    architecture: version.Arch ?? 'unknown',
+    version: version.Version ?? 'unknown',
+    rootless,
+    limitsEnforced: enforced,
+    limitsProblem: enforced ? undefined : 'the engine reports no memory or pids cgroup (rootless Docker on cgroup v1)',
+    storageDriver: info.Driver,
+  }
+}
+
+function podmanFacts(libpod: LibpodInfo): EngineFacts {
+  const rootless = libpod.host?.security?.rootless === true
   const controllers = libpod.host?.cgroupControllers ?? []
   const delegated = libpod.host?.cgroupVersion === 'v2' && controllers.includes('memory') && controllers.includes('pids')
   const enforced = !rootless || delegated
   return {
     kind: 'podman',
-    architecture: version.Arch ?? 'unknown',
-    version: (version.Components ?? []).find((component) => /podman/i.test(component.Name ?? ''))?.Version ?? version.Version ?? 'unknown',
+    architecture: libpod.host?.arch ?? 'unknown',
+    version: libpod.version?.Version ?? 'unknown',
     rootless,
     limitsEnforced: enforced,
     limitsProblem: enforced
@@ -67,7 +73,7 @@ export async function detectEngineFacts(engine: EngineInfoSource): Promise<Engin
       : libpod.host?.cgroupVersion === 'v2'
         ? `the memory and pids cgroup controllers are not delegated to this user (has: ${controllers.join(', ') || 'none'})`
         : 'rootless Podman cannot enforce limits on cgroup v1',
-    storageDriver: libpod.store?.graphDriverName ?? info.Driver,
+    storageDriver: libpod.store?.graphDriverName,
   }
 }
 

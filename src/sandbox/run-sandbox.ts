@@ -1,4 +1,3 @@
-import {randomBytes} from 'node:crypto'
 import {constants} from 'node:fs'
 import {type FileHandle, chmod, mkdtemp, open, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -12,12 +11,13 @@ import {type SecurePaths} from '../paths.js'
 import {loadProfileForDirectory} from '../profile/load-profile.js'
 import {isAmbientCredential} from '../secrets/ambient-credentials.js'
 import {FORWARDED_SIGNALS} from '../signals.js'
-import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec} from './container-spec.js'
+import {ENVIRONMENT_ALLOW_LIST, type SandboxSpec, buildContainerSpec, engineRemovesContainer} from './container-spec.js'
+import {describeOwner, removeContainersOfGoneOwners} from './container-owner.js'
 import {copyOutOfArchive, verifyOutPath} from './copy-out.js'
 import {describeEndpoint} from './engine-candidates.js'
 import {connectToChosenEngine} from './engine-connection.js'
 import {loadDockerode} from './load-dockerode.js'
-import {describeIsolation} from './engine-facts.js'
+import {type EngineFacts, describeIsolation} from './engine-facts.js'
 import {DEFAULT_BASE_IMAGE, prepareRunImage} from './sandbox-image.js'
 import {listWorkspaceExclusions} from './workspace-exclusions.js'
 
@@ -99,7 +99,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
       progress: context.progress,
     }),
     listWorkspaceExclusions(options.repository),
-    removeStaleContainers(engine.docker),
+    removeContainersOfGoneOwners(engine.docker),
   ])
 
   const spec: SandboxSpec = {
@@ -119,16 +119,22 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
       workspaceBytes: WORKSPACE_BYTES,
     },
     init: true,
-    tty: context.interactive,
+    terminal: context.interactive ? {rows: context.stdout.rows ?? 0, columns: context.stdout.columns ?? 0} : undefined,
     out: outPaths.length > 0 ? {paths: outPaths, directory: await makeOutDirectory(context.uid)} : undefined,
-    runId: randomBytes(8).toString('hex'),
+    owner: await describeOwner(),
   }
-  const container = await createContainer(engine.docker, spec, engine.facts.kind, context.notice)
+  const container = await createContainer(engine.docker, spec, engine.facts, context.notice).catch((error: unknown) => {
+    throw engineRefused(error, options.repository)
+  })
   const forward = (signal: NodeJS.Signals) => void container.kill({signal}).catch(() => {})
-  const resize = () => void container.resize({h: context.stdout.rows ?? 24, w: context.stdout.columns ?? 80}).catch(() => {})
+  // The user's terminal changed size (Node turns SIGWINCH into 'resize'): so does the command's.
+  const resize = () => {
+    const {rows, columns} = context.stdout
+    if (rows && columns) void container.resize({h: rows, w: columns}).catch(() => {})
+  }
   try {
     const stream = await attachContainer(engine.docker, container.id)
-    if (spec.tty) {
+    if (spec.terminal) {
       stream.pipe(context.stdout, {end: false})
     } else {
       engine.docker.modem.demuxStream(stream, context.stdout, context.stderr)
@@ -136,12 +142,20 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     const finished = new Promise<void>((resolve) => stream.once('end', resolve).once('close', resolve))
     for (const signal of FORWARDED_SIGNALS) context.signals.on(signal, forward)
     // Waiting before starting: with AutoRemove, a fast command's container may be gone by the time a
-    // later wait asks for it (verified on Docker 20.10 and Podman 4.3).
-    const exited = container.wait({condition: 'next-exit'}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
-    await container.start()
-    if (spec.tty) {
+    // later wait asks for it (verified on Docker 20.10 and Podman 4.3). A container the engine
+    // removes is waited for until it is gone, as `docker run --rm` does: the run ends without it.
+    const condition = engineRemovesContainer(engine.facts) ? 'removed' : 'next-exit'
+    const exited = container.wait({condition}) as Promise<{StatusCode: number; Error?: {Message?: string} | null}>
+    // A container that fails to start is removed below, and its wait may fail then: not an error of its own.
+    exited.catch(() => {})
+    await container.start().catch((error: unknown) => {
+      throw engineRefused(error, options.repository)
+    })
+    if (spec.terminal) {
       // A terminal in raw mode hands every key, Ctrl-C included, to the container's own terminal.
       context.stdin.setRawMode?.(true)
+      // The workspace script sized the terminal before the command; a resize since then is caught
+      // here, as the engine resizes only a running container.
       resize()
       context.stdout.on('resize', resize)
     }
@@ -160,7 +174,7 @@ export async function runSandbox(options: RunSandboxOptions, context: RunSandbox
     for (const signal of FORWARDED_SIGNALS) context.signals.off(signal, forward)
     context.stdout.off('resize', resize)
     context.stdin.unpipe()
-    if (spec.tty) context.stdin.setRawMode?.(false)
+    if (spec.terminal) context.stdin.setRawMode?.(false)
     // stdin was only read for the container: let the process end without waiting on it.
     context.stdin.pause()
     await container.remove({force: true}).catch(() => {})
@@ -263,22 +277,37 @@ function attachContainer(docker: Dockerode, id: string): Promise<NodeJS.ReadWrit
 }
 
 /**
- * Removes the stopped containers of earlier runs: on Podman a run that was killed leaves its
- * container behind (no AutoRemove there, see container-spec.ts).
+ * The engine's answer when it refuses to create or start the container, as an environment problem
+ * with the engine's own words. The commonest: an engine that runs as another user (another user's
+ * rootless Podman) cannot enter the repository's directories. Anything but an engine's answer
+ * (one with an HTTP status) is left as it is.
  */
-async function removeStaleContainers(docker: Dockerode): Promise<void> {
-  const stale = await docker.listContainers({all: true, filters: {label: ['dev.secure.run'], status: ['created', 'exited']}})
-  await Promise.all(stale.map((container) => docker.getContainer(container.Id).remove({force: true}).catch(() => {})))
+function engineRefused(error: unknown, repository: string): unknown {
+  const {statusCode, json, message} = error as {statusCode?: number; json?: {message?: string} | null; message?: string}
+  if (statusCode === undefined) return error
+  const answer = (json?.message ?? String(message)).trim().split('\n')[0]!
+  if (/permission denied/i.test(answer) && answer.includes(repository)) {
+    return new EnvironmentError(`the container engine cannot read the repository ${repository} (permission denied)`, {
+      code: 'ENGINE_CANNOT_READ_REPOSITORY',
+      hint: 'the engine runs as another user: let it reach the repository (chmod o+x on every directory above it), or use an engine of your own',
+      cause: error,
+    })
+  }
+  return new EnvironmentError(`the container engine refused the container: ${answer}`, {
+    code: 'ENGINE_REFUSED',
+    hint: 'secure sandbox doctor checks the engine; --debug shows its whole answer',
+    cause: error,
+  })
 }
 
-async function createContainer(docker: Dockerode, spec: SandboxSpec, kind: 'docker' | 'podman', notice: (line: string) => void): Promise<Dockerode.Container> {
+async function createContainer(docker: Dockerode, spec: SandboxSpec, facts: EngineFacts, notice: (line: string) => void): Promise<Dockerode.Container> {
   try {
-    return await docker.createContainer(buildContainerSpec(spec, {kind}))
+    return await docker.createContainer(buildContainerSpec(spec, facts))
   } catch (error) {
     // Podman without catatonit cannot give the container an init (sandbox.md trap 1).
-    if (kind === 'podman' && /catatonit|container-init/.test(String((error as Error).message))) {
+    if (facts.kind === 'podman' && /catatonit|container-init/.test(String((error as Error).message))) {
       notice('secure: warning: Podman has no init binary (install catatonit); running without one')
-      return docker.createContainer(buildContainerSpec({...spec, init: false}, {kind}))
+      return docker.createContainer(buildContainerSpec({...spec, init: false}, facts))
     }
     throw error
   }

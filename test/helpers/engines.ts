@@ -17,7 +17,7 @@ export function hostNetworkEnvironment(): Record<string, string> {
 
 /** A container engine the sandbox tests run on. */
 export interface TestEngine {
-  name: 'Docker' | 'rootless Podman'
+  name: 'Docker' | 'rootless Podman' | 'rootful Podman'
   url: string
 }
 
@@ -28,8 +28,9 @@ export const REQUIRED_ENGINES = ['Docker', 'rootless Podman']
 export const TEST_BASE_IMAGE = 'secure-base:bookworm'
 
 /**
- * The engines this machine has: rootful Docker, and rootless Podman served for another user (the
- * one scripts/setup-engines makes). CI must have both; a developer machine runs what it has.
+ * The engines this machine has: rootful Docker, rootless Podman served for another user (the one
+ * scripts/setup-engines makes), and rootful Podman if it is served. CI must have the first two; a
+ * developer machine runs what it has.
  */
 export async function findEngines(): Promise<TestEngine[]> {
   const engines: TestEngine[] = []
@@ -41,6 +42,8 @@ export async function findEngines(): Promise<TestEngine[]> {
   const runtimeDirectory = setupUid ? `/run/user/${setupUid}` : process.env.XDG_RUNTIME_DIR
   const socket = runtimeDirectory && `${runtimeDirectory}/podman/podman.sock`
   if (socket && (await isSocket(socket))) engines.push({name: 'rootless Podman', url: `unix://${socket}`})
+  // Rootful Podman where the machine serves it (systemctl enable --now podman.socket); CI needn't.
+  if (await isSocket('/run/podman/podman.sock')) engines.push({name: 'rootful Podman', url: 'unix:///run/podman/podman.sock'})
   return engines
 }
 

@@ -1,10 +1,11 @@
+import {chmod} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {connectToEngine} from '../../src/sandbox/engine-connection.js'
 import {type EngineCandidate} from '../../src/sandbox/engine-candidates.js'
-import {givenPodmanLikeEngine} from '../helpers/fake-engine.js'
+import {givenDockerLikeEngine, givenPodmanLikeEngine} from '../helpers/fake-engine.js'
 import {makeTempDir} from '../helpers/temp-dir.js'
 
 const unix = (socketPath: string, source: string, explicit: boolean): EngineCandidate => ({endpoint: {protocol: 'unix', socketPath}, source, explicit})
@@ -16,6 +17,13 @@ describe('connectToEngine', () => {
     const engine = await connectToEngine([unix(socketPath, 'rootless Podman', false)])
     expect(engine.candidate.source).toBe('rootless Podman')
     expect(engine.facts).toEqual({kind: 'podman', version: '4.3.1', architecture: 'amd64', rootless: true, limitsEnforced: true, limitsProblem: undefined, storageDriver: 'overlay'})
+  })
+
+  it('tells Docker by its answer to the libpod question (404)', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenDockerLikeEngine(directory)
+    const engine = await connectToEngine([unix(socketPath, 'rootful Docker', false)])
+    expect(engine.facts).toEqual({kind: 'docker', version: '20.10.24', architecture: 'arm64', rootless: false, limitsEnforced: true, limitsProblem: undefined, storageDriver: 'overlay2'})
   })
 
   it('passes over a discovered socket that does not answer', async () => {
@@ -31,6 +39,17 @@ describe('connectToEngine', () => {
     await expect(connectToEngine([unix(join(directory, 'gone.sock'), 'DOCKER_HOST', true), unix(socketPath, 'rootless Podman', false)])).rejects.toMatchObject({
       code: 'ENGINE_UNREACHABLE',
       message: `the container engine at DOCKER_HOST: unix://${join(directory, 'gone.sock')} does not answer (ENOENT)`,
+    })
+  })
+
+  it.runIf(process.getuid?.() !== 0)('says so when the socket does not let this user in, and what to do instead', async () => {
+    const directory = await makeTempDir()
+    const socketPath = await givenPodmanLikeEngine(directory)
+    await chmod(socketPath, 0o000)
+    await expect(connectToEngine([unix(socketPath, '--engine', true)])).rejects.toMatchObject({
+      code: 'ENGINE_FORBIDDEN',
+      message: `the container engine at --engine: unix://${socketPath} does not let this user in (EACCES on its socket)`,
+      hint: expect.stringContaining('rootless engine of your own'),
     })
   })
 
