@@ -1,6 +1,6 @@
 import {BugError} from '../errors.js'
 import {AMBIENT_CREDENTIAL_PATTERNS} from '../secrets/ambient-credentials.js'
-import {type Activation, type Wrapper} from './activation.js'
+import {type Activation, type ActivationWatch, type Wrapper} from './activation.js'
 import {fishHook} from './fish-hook.js'
 import {posixHook} from './posix-hook.js'
 import {fishQuote, posixQuote} from './shell-quote.js'
@@ -54,8 +54,8 @@ export function renderHook(shell: Shell, paths: HookPaths): string {
 
 /**
  * The code that activates one directory, as the entry point prints it and the cache keeps it:
- * what to watch (`__secure_next_*`), and in `__secure_next_code` the wrappers, scrubbing and the
- * status line. `copy` is the cache's copy of the profile's bytes, for a cache entry.
+ * the test that it still holds (`__secure_next_holds`), and in `__secure_next_code` the wrappers,
+ * scrubbing and the status line. `copy` is the cache's copy of the profile's bytes, for an entry.
  */
 export function renderActivation(shell: Shell, activation: Activation, copy = ''): string {
   const fish = shell === 'fish'
@@ -70,16 +70,35 @@ export function renderActivation(shell: Shell, activation: Activation, copy = ''
   code.push(`__secure_say ${quote(activation.status)}`)
 
   const scalar = (name: string, value: string) => (fish ? `set -g __secure_next_${name} ${quote(value)}` : `__secure_next_${name}=${quote(value)}`)
-  const list = (name: string, values: readonly string[]) =>
-    fish ? `set -g __secure_next_${name} ${values.map(quote).join(' ')}`.trimEnd() : `__secure_next_${name}=(${values.map(quote).join(' ')})`
   return `${[
     scalar('file', activation.cacheable?.file ?? ''),
     scalar('copy', copy),
-    list('watch', activation.watch.files),
-    list('present', activation.watch.present),
-    list('absent', activation.watch.absent),
+    scalar('holds', fish ? fishHolds(activation.watch) : posixHolds(activation.watch)),
     scalar('code', code.join('\n')),
   ].join('\n')}\n`
+}
+
+/**
+ * The test, one [[ ]] with the paths written in (no loop: it runs at every prompt), that what an
+ * activation was worked out from still holds: the watched files exist and are older than the
+ * shell's stamp (when it has one), the trust records are as they were.
+ */
+function posixHolds(watch: ActivationWatch): string {
+  const tests = [
+    ...watch.files.flatMap((file) => [`-f ${posixQuote(file)}`, `( -z $__secure_stamp || $__secure_stamp -nt ${posixQuote(file)} )`]),
+    ...watch.present.map((file) => `-e ${posixQuote(file)}`),
+    ...watch.absent.map((file) => `! -e ${posixQuote(file)}`),
+  ]
+  return tests.length > 0 ? `[[ ${tests.join(' && ')} ]]` : ':'
+}
+
+function fishHolds(watch: ActivationWatch): string {
+  const tests = [
+    ...watch.files.flatMap((file) => [`test -f ${fishQuote(file)}`, `begin; test -z "$__secure_stamp"; or test "$__secure_stamp" -nt ${fishQuote(file)}; end`]),
+    ...watch.present.map((file) => `test -e ${fishQuote(file)}`),
+    ...watch.absent.map((file) => `not test -e ${fishQuote(file)}`),
+  ]
+  return tests.length > 0 ? tests.join('; and ') : 'true'
 }
 
 /**
