@@ -1,7 +1,8 @@
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {chmod, lstat, mkdir, readdir, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {basename, dirname, isAbsolute, join} from 'node:path'
 
+import {type SecurePaths} from '../paths.js'
 import {type ShellFamily} from './shell-code.js'
 
 /**
@@ -17,9 +18,14 @@ export const HOOK_CACHE_FORMAT = 1
 /** Stamps older than this belong to shells long gone (a live one writes a new stamp when it needs it). */
 const STAMP_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
 
-/** Where the hook of secure `version` keeps cached activations. */
-export function hookCacheRoot(cacheDirectory: string, version: string): string {
-  return join(cacheDirectory, 'hook', `${version}-${HOOK_CACHE_FORMAT}`)
+/**
+ * Where the hook of secure `version` keeps cached activations. A shell whose trust records, config
+ * or home are elsewhere has a cache of its own: an entry names the trust records it was decided on
+ * and the paths it shows, so it holds only for the same ones.
+ */
+export function hookCacheRoot(paths: Pick<SecurePaths, 'cacheDirectory' | 'trustDirectory' | 'configFile' | 'home'>, version: string): string {
+  const setting = createHash('sha256').update([paths.trustDirectory, paths.configFile, paths.home].join('\0')).digest('hex').slice(0, 12)
+  return join(paths.cacheDirectory, 'hook', `${version}-${HOOK_CACHE_FORMAT}-${setting}`)
 }
 
 /** The entry for a profile: its path mirrored under the root, as the shell builds it ("$root/posix$file.activation"). */

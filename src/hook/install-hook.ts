@@ -14,7 +14,7 @@ import {type Shell, renderHook} from './shell-code.js'
 export async function hookForShell(shell: Shell, paths: SecurePaths, version: string, environment: Readonly<Record<string, string | undefined>>): Promise<string> {
   const root = await findPackageRoot()
   const config = await readUserConfig(paths.configFile, paths.home)
-  const cache = hookCacheRoot(paths.cacheDirectory, version)
+  const cache = hookCacheRoot(paths, version)
   const usable = await prepareHookCache(cache)
   const stamps = usable ? await prepareStampDirectory(cache, environment.XDG_RUNTIME_DIR, hostname()) : undefined
   if (stamps) await forgetOldStamps(stamps)
