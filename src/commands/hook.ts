@@ -12,29 +12,16 @@ export default class Hook extends SecureCommand {
 On a directory change it defines a function for each command the (allowed) profile routes through
 secure exec or secure run, and removes them on leaving. Entering a directory whose profile is not
 allowed, or marks it untrusted, removes ambient credentials (NPM_TOKEN, GITHUB_TOKEN, …) from the
-shell, already for the command on the same line (cd repo && npm test). No secret value is ever put
-in the shell. SECURE_PROFILE (not exported) names the active profile, for prompts.`
+shell, already for the command on the same line (cd repo && npm test). An edit to the profile, an
+allow or a deny counts from the next prompt. No secret value is ever put in the shell.
+SECURE_PROFILE (not exported) names the active profile, for prompts.`
 
   static override examples = ['eval "$(<%= config.bin %> hook bash)"', '<%= config.bin %> hook fish | source']
   static override args = {shell: Args.string({ignoreStdin: true, description: 'bash, zsh or fish.', required: true, options: ['bash', 'zsh', 'fish']})}
 
   async run(): Promise<void> {
     const {args} = await this.parse(Hook)
-    const [{renderHook}, {readUserConfig}, {findPackageRoot}, {join}] = await Promise.all([
-      import('../hook/shell-code.js'),
-      import('../profile/user-config.js'),
-      import('../paths.js'),
-      import('node:path'),
-    ])
-    const root = await findPackageRoot()
-    const config = await readUserConfig(this.paths.configFile, this.paths.home)
-    this.output.result(
-      renderHook(args.shell as 'bash' | 'zsh' | 'fish', {
-        node: process.execPath,
-        cli: join(root, 'bin', 'run.js'),
-        entry: join(root, 'dist', 'hook', 'hook-entry.js'),
-        directories: config.directories.map((entry) => entry.directory),
-      }),
-    )
+    const {hookForShell} = await import('../hook/install-hook.js')
+    this.output.result(await hookForShell(args.shell as 'bash' | 'zsh' | 'fish', this.paths, this.config.version, this.environment))
   }
 }

@@ -17,7 +17,16 @@ export const PROFILE_FILE_NAME = '.secure.toml'
 
 /** Where the profile that applies to a directory comes from. */
 export type ProfileSource =
-  | {kind: 'repository'; file: string; directory: string; trust: TrustState; problem?: string}
+  | {
+      kind: 'repository'
+      file: string
+      directory: string
+      trust: TrustState
+      problem?: string
+      /** What an allow pins (see fingerprintProfile), and the env files it covers; absent when the profile cannot be read. */
+      fingerprint?: string
+      envFiles?: readonly string[]
+    }
   | {kind: 'user-config'; file: string; directory: string}
   | {kind: 'directory-item'; vault: string; titles: readonly string[]}
   | {kind: 'none'}
@@ -78,7 +87,15 @@ export async function loadProfile(options: LoadProfileOptions): Promise<Profile>
   const sourceSecrets: ProfileSecret[] = []
 
   if (repository && !(userEntry && userEntry.directory.length >= repository.directory.length)) {
-    source = {kind: 'repository', file: repository.file, directory: repository.directory, trust: repository.trust, problem: repository.problem}
+    source = {
+      kind: 'repository',
+      file: repository.file,
+      directory: repository.directory,
+      trust: repository.trust,
+      problem: repository.problem,
+      fingerprint: repository.bundle?.fingerprint,
+      envFiles: repository.bundle?.envFiles,
+    }
     if (repository.trust === 'allowed' && repository.bundle) {
       settings = repository.bundle.settings
       sourceSecrets.push(...repository.bundle.secrets)
@@ -193,7 +210,7 @@ export async function readRepositoryProfile(file: string, lookupVariable: Variab
     },
     onEnvFileRead: (path, fileContent) => envFiles.push({path: relative(directory, path), content: fileContent}),
   })
-  return {file, directory, settings, secrets, fingerprint: fingerprintProfile(file, content, envFiles)}
+  return {file, directory, settings, secrets, fingerprint: fingerprintProfile(file, content, envFiles), envFiles: envFiles.map((envFile) => join(directory, envFile.path))}
 }
 
 /** A repository profile as read from disk, with the fingerprint an allow pins. */
@@ -203,6 +220,8 @@ export interface RepositoryProfileBundle {
   settings: ProfileSettings
   secrets: ProfileSecret[]
   fingerprint: string
+  /** The env files the fingerprint covers, as absolute paths. */
+  envFiles: string[]
 }
 
 /** The nearest `.secure.toml` from `start` upwards, or undefined. */
@@ -235,7 +254,8 @@ async function findRepositoryProfile(options: LoadProfileOptions, notes: string[
   }
 }
 
-function findUserEntry(cwd: string, config: UserConfig) {
+/** The deepest of the user's `[directories."…"]` entries that `cwd` is in, if any. */
+export function findUserEntry(cwd: string, config: UserConfig) {
   let best: UserConfig['directories'][number] | undefined
   for (const entry of config.directories) {
     const inside = cwd === entry.directory || cwd.startsWith(entry.directory === '/' ? '/' : `${entry.directory}/`)

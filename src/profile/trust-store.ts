@@ -16,31 +16,33 @@ export class TrustStore {
   /** The trust state of a profile, given its path and fingerprint (see {@link fingerprintProfile}). */
   async trustState(file: string, fingerprint: string): Promise<TrustState> {
     if (await this.isDenied(file)) return 'denied'
-    return (await exists(this.allowPath(fingerprint))) ? 'allowed' : 'not-allowed'
+    return (await exists(this.allowRecord(fingerprint))) ? 'allowed' : 'not-allowed'
   }
 
   /** True when the path is on the deny list, whatever its content. */
   async isDenied(file: string): Promise<boolean> {
-    return exists(this.denyPath(file))
+    return exists(this.denyRecord(file))
   }
 
   /** Allows this exact content at this path, and lifts a deny of the path. */
   async allow(file: string, fingerprint: string): Promise<void> {
-    await rm(this.denyPath(file), {force: true})
-    await writePrivate(this.allowPath(fingerprint), `${file}\n`)
+    await rm(this.denyRecord(file), {force: true})
+    await writePrivate(this.allowRecord(fingerprint), `${file}\n`)
   }
 
   /** Blocks the path, whatever its content, and forgets its current allow. */
   async deny(file: string, fingerprint: string | undefined): Promise<void> {
-    if (fingerprint) await rm(this.allowPath(fingerprint), {force: true})
-    await writePrivate(this.denyPath(file), `${file}\n`)
+    if (fingerprint) await rm(this.allowRecord(fingerprint), {force: true})
+    await writePrivate(this.denyRecord(file), `${file}\n`)
   }
 
-  private allowPath(fingerprint: string): string {
+  /** The file whose existence says that this exact profile is allowed (the shell hook tests for it). */
+  allowRecord(fingerprint: string): string {
     return join(this.directory, 'allow', fingerprint)
   }
 
-  private denyPath(file: string): string {
+  /** The file whose existence says that the profile at this path is denied. */
+  denyRecord(file: string): string {
     return join(this.directory, 'deny', sha256(file))
   }
 }
