@@ -4,8 +4,7 @@ import {SecureCommand} from '../base-command.js'
 
 export default class Allow extends SecureCommand {
   static override summary = 'Trust a repository\'s profile, exactly as it is now.'
-  static override description = `Records the sha256 of the profile's path and contents (and of the env files it reads). Any edit,
-or a move, makes it inert again until you allow it again.`
+  static override description = `Records the sha256 of the profile's path and contents (and of the env files it reads). Any edit, or a move, makes it inert again until you allow it again.`
 
   static override examples = ['<%= config.bin %> allow', '<%= config.bin %> allow ~/src/project']
   static override args = {path: Args.string({ignoreStdin: true, description: 'The .secure.toml, or its directory (default: the nearest one upwards).'})}

@@ -5,16 +5,9 @@ import {UsageError} from '../errors.js'
 
 export default class Doctor extends SecureCommand {
   static override summary = 'Find credentials on this machine that any program you run can read; --fix moves them into 1Password.'
-  static override description = `Looks in ~/.npmrc and the project's .npmrc, ~/.pypirc, ~/.netrc, ~/.docker/config.json (logins
-without a credential helper), the GitHub CLI's hosts.yml, ~/.aws/credentials, cargo's credentials,
-git's credential store, ~/.ssh (private keys without a passphrase) and your shell's environment,
-and checks whether the shell hook is installed. Each finding says where it is and gives a short
-fingerprint of the value, never the value. Exits 1 when anything is high severity.
+  static override description = `Looks in ~/.npmrc and the project's .npmrc, ~/.pypirc, ~/.netrc, ~/.docker/config.json (logins without a credential helper), the GitHub CLI's hosts.yml, ~/.aws/credentials, cargo's credentials, git's credential store, ~/.ssh (private keys without a passphrase) and your shell's environment, and checks whether the shell hook is installed. Each finding says where it is and gives a short fingerprint of the value, never the value. Exits 1 when anything is high severity.
 
---fix moves the tokens of npm, twine (PyPI), gh, cargo and the AWS CLI into new 1Password items,
-takes them out of the files, and adds the references to your config so that secure exec gives each
-one to its program only. It shows the plan and asks first, and changes no file before every value is
-stored in 1Password and reads back the same. The other findings get advice.`
+--fix moves the tokens of npm, twine (PyPI), gh, cargo and the AWS CLI into new 1Password items, takes them out of the files, and adds the references to your config so that secure exec gives each one to its program only. It shows the plan and asks first, and changes no file before every value is stored in 1Password and reads back the same. The other findings get advice.`
 
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json', '<%= config.bin %> doctor --fix', '<%= config.bin %> doctor --fix --vault Private --yes']

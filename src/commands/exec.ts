@@ -4,10 +4,7 @@ import {SecureCommand} from '../base-command.js'
 
 export default class Exec extends SecureCommand {
   static override summary = 'Run one command with the secrets of this directory\'s profile.'
-  static override description = `Resolves the 1Password secret references the profile gives this command, puts them in the
-command's environment only (never argv, never a file), masks them in its output, and removes
-ambient credentials (GITHUB_TOKEN, AWS_*, OP_*, …) from what it inherits. The exit code is the
-command's.`
+  static override description = `Resolves the 1Password secret references the profile gives this command, puts them in the command's environment only (never argv, never a file), masks them in its output, and removes ambient credentials (GITHUB_TOKEN, AWS_*, OP_*, …) from what it inherits. The exit code is the command's.`
 
   static override examples = [
     '<%= config.bin %> exec -- npm publish',

@@ -4,20 +4,11 @@ import {SecureCommand} from '../base-command.js'
 
 export default class Publish extends SecureCommand {
   static override summary = 'Release the package (npm, PyPI or crates.io): build it with no credentials, review it, upload exactly that, verify.'
-  static override description = `Checks that the work tree is clean and HEAD carries the signed tag of the package's version,
-builds and packs the package in the secure run sandbox (no credentials, no network unless asked):
-npm pack for a package.json, python -m build for a pyproject.toml, cargo package for a Cargo.toml.
-It shows what goes out and what changed since the latest release, and asks you. Then it uploads
-exactly those files (npm publish --ignore-scripts, twine upload, or the .crate through crates.io's
-API), the registry token resolved from 1Password just in time and given to that upload only, checks
-that the registry serves the same bytes, and records the release in the audit log.
+  static override description = `Checks that the work tree is clean and HEAD carries the signed tag of the package's version, builds and packs the package in the secure run sandbox (no credentials, no network unless asked): npm pack for a package.json, python -m build for a pyproject.toml, cargo package for a Cargo.toml. It shows what goes out and what changed since the latest release, and asks you. Then it uploads exactly those files (npm publish --ignore-scripts, twine upload, or the .crate through crates.io's API), the registry token resolved from 1Password just in time and given to that upload only, checks that the registry serves the same bytes, and records the release in the audit log.
 
-With --stage (npm 11.15 or later), npm stage publish queues the version without making it public:
-you approve it with 2FA (npm stage approve), then secure publish --verify-staged checks and records it.
+With --stage (npm 11.15 or later), npm stage publish queues the version without making it public: you approve it with 2FA (npm stage approve), then secure publish --verify-staged checks and records it.
 
-The profile's [publish] table names the token (npm_token, pypi_token or cargo_token = "op://…") and
-may set npm_otp, stage, registry, json_api, tag, access, signed_tags, build, network and kind; the
-profile must be allowed.`
+The profile's [publish] table names the token (npm_token, pypi_token or cargo_token = "op://…") and may set npm_otp, stage, registry, json_api, tag, access, signed_tags, build, network and kind; the profile must be allowed.`
 
   static override examples = [
     '<%= config.bin %> publish',

@@ -4,11 +4,7 @@ import {SecureCommand} from '../base-command.js'
 
 export default class Run extends SecureCommand {
   static override summary = 'Run an untrusted repository\'s command in a container that holds no credentials.'
-  static override description = `The repository is mounted read-only and copied into the container's throwaway workspace, so
-nothing the command writes reaches your checkout. The container gets no host environment (only
-TERM, LANG, TZ, CI and what --env names), no home directory, no SSH agent, no engine socket and no
-network; it runs as a non-root user with every capability dropped, no-new-privileges, a read-only
-root filesystem and memory, pids and CPU limits. The exit code is the command's.`
+  static override description = `The repository is mounted read-only and copied into the container's throwaway workspace, so nothing the command writes reaches your checkout. The container gets no host environment (only TERM, LANG, TZ, CI and what --env names), no home directory, no SSH agent, no engine socket and no network; it runs as a non-root user with every capability dropped, no-new-privileges, a read-only root filesystem and memory, pids and CPU limits. The exit code is the command's.`
 
   static override examples = [
     '<%= config.bin %> run -- npm test',

@@ -6,15 +6,7 @@ import {EXIT_CODES} from '../errors.js'
 
 export default class Watch extends SecureCommand {
   static override summary = 'Alarm on a release of your package that you did not make.'
-  static override description = `Reads every version of each watched package ([watch] npm, pypi and crates in your
-config, or the arguments: NAME for npm, pypi:NAME, crates:NAME) and explains it: "recorded"
-(secure publish uploaded these exact bytes) or "provenance" (npm provenance verified with
-Sigstore, or crates.io trusted publishing, from the repository you name under
-[watch.provenance."NAME"]). Anything else alarms: a version nothing explains, other bytes than
-recorded, a file added to a release, provenance from elsewhere or that does not verify, a
-downgrade (no provenance after versions with it, a person after a trusted publisher), a
-dist-tag on an unexplained version. Each alarm is reported once.
-Exit codes: 0 nothing new, 1 a new alarm, 69 something could not be checked.`
+  static override description = `Reads every version of each watched package ([watch] npm, pypi and crates in your config, or the arguments: NAME for npm, pypi:NAME, crates:NAME) and explains it: "recorded" (secure publish uploaded these exact bytes) or "provenance" (npm provenance verified with Sigstore, or crates.io trusted publishing, from the repository you name under [watch.provenance."NAME"]). Anything else alarms: a version nothing explains, other bytes than recorded, a file added to a release, provenance from elsewhere or that does not verify, a downgrade (no provenance after versions with it, a person after a trusted publisher), a dist-tag on an unexplained version. Each alarm is reported once. Exit codes: 0 nothing new, 1 a new alarm, 69 something could not be checked.`
 
   static override enableJsonFlag = true
   static override strict = false

@@ -5,10 +5,7 @@ import {EXIT_CODES} from '../../errors.js'
 
 export default class SandboxDoctor extends SecureCommand {
   static override summary = 'Find the container engine secure run would use, and say what isolation it really gives.'
-  static override description = `Looks for an engine as secure run does (--engine, engine under [sandbox] in your config, DOCKER_HOST, the current Docker context, then
-rootless Podman, rootless Docker, rootful Podman, rootful Docker), asks it whether it is rootless
-and whether it really enforces memory and pids limits, and explains how to get a rootless engine
-when there is none.`
+  static override description = `Looks for an engine as secure run does (--engine, engine under [sandbox] in your config, DOCKER_HOST, the current Docker context, then rootless Podman, rootless Docker, rootful Podman, rootful Docker), asks it whether it is rootless and whether it really enforces memory and pids limits, and explains how to get a rootless engine when there is none.`
 
   static override examples = ['<%= config.bin %> sandbox doctor', '<%= config.bin %> sandbox doctor --engine unix:///run/user/1000/podman/podman.sock']
   static override flags = {
