@@ -1,13 +1,13 @@
 import {createHash} from 'node:crypto'
-import {readFile, readdir, stat} from 'node:fs/promises'
+import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {parse as parseToml} from 'smol-toml'
 
 import {EnvironmentError, UsageError} from '../errors.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
-import {formatSize} from './npm-artifact.js'
 import {tokenSecrets} from './npm-target.js'
-import {fetchRegistryJson} from './registry-http.js'
+import {describePythonRelease, readPythonDistribution} from './python-distribution.js'
+import {fetchRegistryBytes, fetchRegistryJson} from './registry-http.js'
 import {type BuiltRelease, type ReleaseTarget} from './release-target.js'
 import {missingUploader, readProgramVersion} from './uploader-program.js'
 
@@ -17,7 +17,7 @@ const DEFAULT_JSON_API = 'https://pypi.org/pypi/'
 /** The JSON API's answer for one release (`GET /pypi/<name>/<version>/json`), as far as needed. */
 interface PypiRelease {
   info?: {version?: string}
-  urls?: Array<{filename?: string; size?: number; digests?: {sha256?: string}}>
+  urls?: Array<{filename?: string; url?: string; size?: number; digests?: {sha256?: string}}>
 }
 
 /**
@@ -63,20 +63,25 @@ export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: 
     },
     isPublished: async (name, version) => (await readRelease(name, version)) !== undefined,
     async describe(built) {
-      const lines = [`${built.name} ${built.version}: ${built.files.length} distribution files`]
-      for (const file of built.files) lines.push(`  ${formatSize((await stat(file.path)).size).padStart(9)}  ${file.filename}  sha256 ${file.digest}`)
-      const previous = await readRelease(built.name)
-      if (!previous?.info?.version) {
-        lines.push('first release: nothing published to compare with')
-        return lines
-      }
-      const kinds = (files: ReadonlyArray<{filename?: string}>, version: string) => new Set(files.map((file) => (file.filename ?? '').replace(version, '{version}')))
-      const before = kinds(previous.urls ?? [], previous.info.version)
-      const after = kinds(built.files, built.version)
-      lines.push(`changes since ${previous.info.version}:`)
-      const changes = [...[...after].filter((kind) => !before.has(kind)).map((kind) => `  new distribution      ${kind}`), ...[...before].filter((kind) => !after.has(kind)).map((kind) => `  dropped distribution  ${kind}`)]
-      lines.push(...(changes.length > 0 ? changes : ['  the same kinds of distribution files']))
-      return lines
+      const distributions = await Promise.all(
+        built.files.map(async (file) => {
+          const bytes = await readFile(file.path)
+          return {...(await readPythonDistribution(bytes, file.filename, built.version)), size: bytes.length, sha256: file.digest}
+        }),
+      )
+      const latest = await readRelease(built.name)
+      const previousVersion = latest?.info?.version
+      const previous = previousVersion
+        ? {
+            version: previousVersion,
+            distributions: await Promise.all(
+              (latest.urls ?? [])
+                .filter((file) => file.url && file.filename)
+                .map(async (file) => readPythonDistribution(await fetchRegistryBytes(file.url!, jsonApi), file.filename!, previousVersion)),
+            ),
+          }
+        : undefined
+      return describePythonRelease(built, distributions, previous)
     },
     secrets: () => tokenSecrets({reference: settings.pypiToken, setting: 'pypi_token'}),
     describeUpload: (built) => `run twine ${uploadArgs(built).join(' ')}`,

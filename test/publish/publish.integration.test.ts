@@ -279,6 +279,24 @@ describe.runIf(docker)('secure publish to a PyPI index, with twine', {timeout: 3
     expect(await findFilesContaining([release.workspace.root, tmpdir()], index.token, started, [dirname(release.workspace.op.callsFile)])).toEqual([])
   })
 
+  it('reviews the files inside the sdist and the wheel, and a command the next release adds', async () => {
+    const release = await givenRelease({python: true, publish: pypiProfile(index), pypiToken: index.token})
+    expect((await release.publish()).exitCode).toBe(0)
+    const pyproject = join(release.fixture.repository, 'pyproject.toml')
+    const text = await readFile(pyproject, 'utf8')
+    await writeFile(pyproject, `${text.replace('version = "1.0.0"', 'version = "1.0.1"')}\n[project.scripts]\npip = "release_check:main"\n`)
+    release.fixture.git(['commit', '-qam', 'next'])
+    release.fixture.sign.ssh('v1.0.1')
+
+    const result = await release.publish()
+
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.stderr).toMatch(/^ {6}\s*\d+ B {2}release_check\.py$/m)
+    expect(result.stderr).toMatch(new RegExp(`^ {6}\\s*[\\d.]+ k?B {2}${release.name.replaceAll('-', '_')}-1\\.0\\.1\\.dist-info/METADATA$`, 'm'))
+    expect(result.stderr).toContain('changes since 1.0.0:')
+    expect(result.stderr).toContain('  NEW COMMAND pip -> release_check:main (py3-none-any)')
+  })
+
   it('a token the index rejects uploads nothing', async () => {
     const release = await givenRelease({python: true, publish: pypiProfile(index), pypiToken: 'pypi-notTheRightToken'})
     const result = await release.publish()
