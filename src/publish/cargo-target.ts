@@ -25,7 +25,7 @@ interface CrateVersion {
  * then checked against the version's `checksum` (publishing.md §5).
  */
 export function cargoTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
-  const api = (flags.registry ?? settings.registry ?? DEFAULT_API).replace(/\/+$/, '')
+  const api = normaliseCratesApi(flags.registry ?? settings.registry ?? DEFAULT_API)
   const toCratesIo = new URL(api).host === 'crates.io'
   const readVersion = (name: string, version: string) => fetchRegistryJson<CrateVersion>(`${api}/api/v1/crates/${encodeURIComponent(name)}/${encodeURIComponent(version)}`, api)
   const readBuilt = async (path: string, filename: string) => readCrate(await readFile(path), filename, {toCratesIo})
@@ -128,4 +128,9 @@ function parseAnswer(text: string): {errors?: Array<{detail?: unknown}>; warning
   } catch {
     return {}
   }
+}
+
+/** A cargo web API's base as secure records and compares it: no trailing slash (`https://crates.io`). */
+export function normaliseCratesApi(api: string): string {
+  return api.replace(/\/+$/, '')
 }

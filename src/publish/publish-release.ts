@@ -159,7 +159,7 @@ export async function publishRelease(options: PublishOptions, context: PublishCo
 }
 
 /** The details of a `publish`, `publish.staged` and `publish.failed` audit record (secure watch reads them). */
-interface ReleaseRecord extends Record<string, unknown> {
+export interface ReleaseRecord extends Record<string, unknown> {
   kind: string
   package: string
   version: string

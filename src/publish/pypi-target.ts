@@ -5,6 +5,7 @@ import {parse as parseToml} from 'smol-toml'
 
 import {EnvironmentError, UsageError} from '../errors.js'
 import {type PublishProfileSettings} from '../profile/profile-settings.js'
+import {normaliseRegistry} from './npm-registry.js'
 import {tokenSecrets} from './npm-target.js'
 import {describePythonRelease, readPythonDistribution} from './python-distribution.js'
 import {fetchRegistryBytes, fetchRegistryJson} from './registry-http.js'
@@ -26,7 +27,7 @@ interface PypiRelease {
  */
 export function pypiTarget(settings: PublishProfileSettings, flags: {registry?: string}): ReleaseTarget {
   const uploadUrl = flags.registry ?? settings.registry ?? DEFAULT_UPLOAD_URL
-  const jsonApi = withSlash(settings.jsonApi ?? DEFAULT_JSON_API)
+  const jsonApi = normaliseRegistry(settings.jsonApi ?? DEFAULT_JSON_API)
   const readRelease = (name: string, version?: string) => fetchRegistryJson<PypiRelease>(`${jsonApi}${normaliseName(name)}/${version ? `${version}/` : ''}json`, jsonApi)
   // --config-file /dev/null: no ~/.pypirc, so no stored password joins in.
   const uploadArgs = (built: BuiltRelease) => ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', uploadUrl, '--config-file', '/dev/null', ...built.files.map((file) => file.path)]
@@ -111,8 +112,4 @@ export function normaliseName(name: string): string {
 function splitDistributionName(stem: string): [string, string] {
   const cut = stem.lastIndexOf('-')
   return [stem.slice(0, cut), stem.slice(cut + 1)]
-}
-
-function withSlash(url: string): string {
-  return url.endsWith('/') ? url : `${url}/`
 }

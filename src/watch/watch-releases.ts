@@ -1,15 +1,19 @@
 import {type AuditRecord, readAuditLog, verifyAuditLog} from '../audit/index.js'
 import {EnvironmentError, SecureError} from '../errors.js'
 import {type ExpectedSource} from '../profile/user-config.js'
+import {type ReleaseRecord} from '../publish/publish-release.js'
 import {fetchRegistryJson} from '../publish/registry-http.js'
 import {InvalidProvenanceError, type VerifiedProvenance, isExpectedSource, verifyNpmProvenance} from './provenance.js'
 import {type PublishedVersion, type WatchedPackage, readReleaseHistory} from './release-history.js'
 import {type SigstoreTrust} from './sigstore-trust.js'
 import {type WatchState, readWatchState, writeWatchState} from './watch-state.js'
 
+/** A watched package, with the CI source whose provenance (or trusted publishing) explains its versions. */
+export type WatchTarget = WatchedPackage & {provenance?: ExpectedSource}
+
 /** What `secure watch` checks. */
 export interface WatchOptions {
-  packages: ReadonlyArray<WatchedPackage & {provenance?: ExpectedSource}>
+  packages: readonly WatchTarget[]
   /** Judge only versions published at or after this time (older ones still count as history). */
   since: Date | undefined
 }
@@ -126,14 +130,11 @@ function remember(state: WatchState, alarm: string): boolean {
 type ProvenanceVerifier = (watched: WatchedPackage, version: PublishedVersion) => Promise<VerifiedProvenance | undefined>
 
 /** A file `secure publish` uploaded and verified: its name and digest as the registry states digests. */
-interface RecordedFile {
-  filename: string
-  digest: string
-}
+type RecordedFile = ReleaseRecord['files'][number]
 
 /** The verdicts on one package's versions, oldest first, then its dist-tags. */
 async function judgePackage(
-  watched: WatchedPackage & {provenance?: ExpectedSource},
+  watched: WatchTarget,
   records: ReadonlyMap<string, RecordedFile[]>,
   verifyProvenance: ProvenanceVerifier,
   since: Date | undefined,
@@ -171,7 +172,7 @@ async function judgePackage(
 }
 
 async function judgeVersion(
-  watched: WatchedPackage & {provenance?: ExpectedSource},
+  watched: WatchTarget,
   version: PublishedVersion,
   recorded: readonly RecordedFile[] | undefined,
   verifyProvenance: ProvenanceVerifier,
@@ -232,7 +233,8 @@ function publishRecords(records: readonly AuditRecord[]): Map<string, RecordedFi
   const found = new Map<string, RecordedFile[]>()
   for (const record of records) {
     if (record.event !== 'publish' && record.event !== 'publish.staged') continue
-    const details = record.details as {kind?: string; package?: string; version?: string; registry?: string; jsonApi?: string; files?: RecordedFile[]}
+    // Read from a file: every field is checked, not trusted to have the shape publish wrote.
+    const details = record.details as Partial<ReleaseRecord> & {jsonApi?: string}
     // npm and cargo are watched where they were published; PyPI is uploaded to one URL and read from its JSON API.
     const registry = details.kind === 'pypi' ? details.jsonApi : details.registry
     if (!isWatchedKind(details.kind) || !registry || !details.package || !details.version || !Array.isArray(details.files)) continue

@@ -1,10 +1,12 @@
 import {readAuditLog} from '../audit/index.js'
 import {UsageError} from '../errors.js'
 import {type SecurePaths, displayPath} from '../paths.js'
-import {type ExpectedSource, readUserConfig} from '../profile/user-config.js'
+import {readUserConfig} from '../profile/user-config.js'
+import {normaliseCratesApi} from '../publish/cargo-target.js'
 import {normaliseRegistry} from '../publish/npm-registry.js'
 import {normaliseName} from '../publish/pypi-target.js'
 import {type WatchedPackage} from './release-history.js'
+import {type WatchTarget} from './watch-releases.js'
 
 /** The registries `secure publish` uploads to by default, read where it verifies them. */
 const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/'
@@ -23,12 +25,11 @@ export async function chooseWatchedPackages(
   args: readonly string[],
   registries: {npmRegistry: string | undefined; pypiJsonApi: string | undefined; cratesApi: string | undefined},
   paths: SecurePaths,
-): Promise<Array<WatchedPackage & {provenance?: ExpectedSource}>> {
+): Promise<WatchTarget[]> {
   const {watch} = await readUserConfig(paths.configFile, paths.home)
   const npmRegistry = normaliseRegistry(registries.npmRegistry ?? watch.npmRegistry ?? DEFAULT_NPM_REGISTRY)
   const pypiJsonApi = normaliseRegistry(registries.pypiJsonApi ?? watch.pypiJsonApi ?? DEFAULT_PYPI_JSON_API)
-  // As secure publish records it: no trailing slash.
-  const cratesApi = (registries.cratesApi ?? watch.cratesApi ?? DEFAULT_CRATES_API).replace(/\/+$/, '')
+  const cratesApi = normaliseCratesApi(registries.cratesApi ?? watch.cratesApi ?? DEFAULT_CRATES_API)
   const named: Array<{kind: WatchedPackage['kind']; name: string}> =
     args.length > 0
       ? args.map((arg) => {
