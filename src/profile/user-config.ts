@@ -82,7 +82,7 @@ export async function readUserConfig(file: string, home: string): Promise<UserCo
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {onePassword: DEFAULT_ONE_PASSWORD, directoryItems: undefined, directories: [], sandbox: {}, watch: {npm: [], pypi: [], crates: [], provenance: new Map()}}
     throw error
   }
-  const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix the config file (see the README, "Configuration")'})
+  const fail = (problem: string) => new UsageError(`${file}: ${problem}`, {code: 'CONFIG_INVALID', hint: 'fix it: the README says what each table holds ("Your own config", and each command\'s section)'})
   let data: Record<string, unknown>
   try {
     data = parseToml(text)
